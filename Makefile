@@ -1,0 +1,62 @@
+# Two commands do all set-up: `make run` (embedded SQLite console) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+CHROMIUM ?= /usr/bin/chromium
+
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/console
+REDIS_URL ?= redis://127.0.0.1:6379/0
+export DATABASE_URL REDIS_URL
+
+.PHONY: install run test lint format check-deploy bench lock browser services-check clean
+
+$(VENV)/.installed: requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check "uv>=0.5"
+	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	touch $@
+
+install: $(VENV)/.installed
+
+lock:
+	$(UV) pip compile pyproject.toml --group dev --generate-hashes --quiet -o requirements.lock
+
+run: install
+	unset DATABASE_URL REDIS_URL; [ -z "$(RUN_REDIS_URL)" ] || export REDIS_URL="$(RUN_REDIS_URL)"; \
+	  DJANGO_SETTINGS_MODULE=console.settings.local bash deploy/run-local.sh
+
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium for the browser tests..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
+
+services-check: install
+	@$(PY) deploy/services_check.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check-deploy: install
+	DJANGO_SETTINGS_MODULE=console.settings.production \
+	SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+	ALLOWED_HOSTS=console.example.com \
+	ENCRYPTION_KEYS="k1:$$($(PY) -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \
+	  $(PY) manage.py check --deploy --fail-level WARNING
+
+test: install browser services-check lint check-deploy
+	DJANGO_SETTINGS_MODULE=console.settings.test $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install services-check
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) staticfiles var db.sqlite3

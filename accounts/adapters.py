@@ -1,0 +1,7 @@
+"""allauth adapter: sign-up finishes through our service."""
+
+from allauth.account.adapter import DefaultAccountAdapter
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    pass

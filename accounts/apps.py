@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "Accounts and workspaces"
+
+    def ready(self):
+        # allauth signals are allauth's public integration points for audit events.
+        from accounts import auth_events  # noqa: F401

@@ -1,0 +1,84 @@
+"""Reads with access checks. `workspace_get_for_user` is the one way from an id to a
+workspace: missing, deleted, foreign and forbidden all answer the same NotFound."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+
+from accounts.errors import NotFound
+from accounts.models import AuditEvent, Invitation, Membership, Workspace
+from accounts.permissions import role_has_permission
+
+
+def _as_uuid(value) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def membership_get(*, user, workspace_id) -> Membership | None:
+    workspace_uuid = _as_uuid(workspace_id)
+    if workspace_uuid is None or not getattr(user, "is_authenticated", False):
+        return None
+    return (
+        Membership.objects.select_related("workspace")
+        .filter(user=user, workspace_id=workspace_uuid, workspace__deleted_at__isnull=True)
+        .first()
+    )
+
+
+def workspace_get_for_user(*, user, workspace_id, permission: str) -> Workspace:
+    """Return the workspace if `user` is a member whose role grants `permission`.
+
+    The membership is attached as `workspace.membership` for the caller's later checks.
+    """
+    membership = membership_get(user=user, workspace_id=workspace_id)
+    if membership is None or not role_has_permission(membership.role, permission):
+        raise NotFound()
+    workspace = membership.workspace
+    workspace.membership = membership
+    return workspace
+
+
+def workspaces_for_user(*, user) -> QuerySet[Workspace]:
+    return Workspace.objects.for_user(user).order_by("-is_personal", "name")
+
+
+def workspace_members(*, workspace: Workspace) -> QuerySet[Membership]:
+    return workspace.memberships.select_related("user").order_by("created_at")
+
+
+def workspace_invitations(*, workspace: Workspace) -> QuerySet[Invitation]:
+    return workspace.invitations.select_related("invited_by").order_by("-created_at")
+
+
+def audit_events_for_workspace(
+    *, workspace: Workspace, action: str = "", actor_id=None, since=None, until=None
+) -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.filter(workspace_id=workspace.pk)
+    return _filter_events(events, action=action, actor_id=actor_id, since=since, until=until)
+
+
+def audit_events_for_user(
+    *, user, action: str = "", since=None, until=None
+) -> QuerySet[AuditEvent]:
+    """Security events of one account (about it, whatever workspace)."""
+    events = AuditEvent.objects.filter(subject_user_id=user.pk, workspace_id__isnull=True)
+    return _filter_events(events, action=action, since=since, until=until)
+
+
+def _filter_events(events, *, action="", actor_id=None, since=None, until=None):
+    if action:
+        events = events.filter(action=action)
+    if actor_id:
+        events = events.filter(actor_id=actor_id)
+    if since:
+        events = events.filter(occurred_at__date__gte=since)
+    if until:
+        events = events.filter(occurred_at__date__lte=until)
+    return events.order_by("-occurred_at", "-id")

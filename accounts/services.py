@@ -1,0 +1,457 @@
+"""Writes for identity and tenancy. Each service is atomic and records its audit event
+in the same transaction; side effects (email) go out on commit."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.audit import Action, audit_record
+from accounts.emails import email_enqueue
+from accounts.errors import Conflict, DomainError, Forbidden, NotFound
+from accounts.models import Invitation, Membership, User, Workspace
+from accounts.permissions import Perm, Role, role_can_assign, role_has_permission
+
+# ---------------------------------------------------------------------------- users
+
+
+@transaction.atomic
+def user_profile_update(*, user: User, name: str) -> User:
+    name = name.strip()
+    if len(name) > 150:
+        raise DomainError("Name is too long.", fields={"name": ["At most 150 characters."]})
+    if name != user.name:
+        user.name = name
+        user.save(update_fields=["name"])
+        audit_record(action=Action.PROFILE_UPDATED, actor=user, metadata={"fields": ["name"]})
+    return user
+
+
+@transaction.atomic
+def user_preferences_update(*, user: User, marketing_emails: bool) -> User:
+    if user.marketing_emails != marketing_emails:
+        user.marketing_emails = marketing_emails
+        user.save(update_fields=["marketing_emails"])
+        audit_record(
+            action=Action.PREFERENCES_UPDATED,
+            actor=user,
+            metadata={"marketing_emails": marketing_emails},
+        )
+    return user
+
+
+@transaction.atomic
+def user_set_active(*, user: User, is_active: bool, actor: User) -> User:
+    """Deactivate (or reactivate) an account; deactivation ends its sessions."""
+    if user.is_active == is_active:
+        return user
+    user.is_active = is_active
+    user.save(update_fields=["is_active"])
+    if not is_active:
+        from allauth.usersessions.models import UserSession
+
+        for session in UserSession.objects.filter(user=user):
+            session.end()
+    audit_record(
+        action=Action.USER_REACTIVATED if is_active else Action.USER_DEACTIVATED,
+        actor=actor,
+        subject_user=user,
+        target=user,
+        metadata={"by_staff": bool(actor.is_staff)},
+    )
+    return user
+
+
+# ---------------------------------------------------------------------------- workspaces
+
+
+def _clean_workspace_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise DomainError("A workspace needs a name.", fields={"name": ["This field is required."]})
+    if len(name) > 100:
+        raise DomainError("Name is too long.", fields={"name": ["At most 100 characters."]})
+    return name
+
+
+@transaction.atomic
+def workspace_create(*, user: User, name: str, is_personal: bool = False) -> Workspace:
+    workspace = Workspace.objects.create(
+        name=_clean_workspace_name(name),
+        is_personal=is_personal,
+        created_by=user,
+        usage_retention_days=settings.WORKSPACE_USAGE_RETENTION_DEFAULT_DAYS,
+    )
+    Membership.objects.create(workspace=workspace, user=user, role=Role.OWNER)
+    audit_record(
+        action=Action.WORKSPACE_CREATED,
+        actor=user,
+        workspace=workspace,
+        target=workspace,
+        metadata={"personal": is_personal},
+    )
+    return workspace
+
+
+@transaction.atomic
+def workspace_rename(*, workspace: Workspace, actor: User, name: str) -> Workspace:
+    _require(workspace, actor, Perm.WORKSPACE_UPDATE)
+    name = _clean_workspace_name(name)
+    if name != workspace.name:
+        old = workspace.name
+        workspace.name = name
+        workspace.save(update_fields=["name"])
+        audit_record(
+            action=Action.WORKSPACE_RENAMED,
+            actor=actor,
+            workspace=workspace,
+            target=workspace,
+            metadata={"from": old, "to": name},
+        )
+    return workspace
+
+
+WORKSPACE_SETTING_FIELDS = (
+    "usage_retention_days",
+    "zero_data_retention",
+    "training_opt_out",
+    "max_key_lifetime_days",
+)
+
+
+@transaction.atomic
+def workspace_settings_update(*, workspace: Workspace, actor: User, **changes) -> Workspace:
+    """Change data-handling settings; later apps hook cache invalidation in here."""
+    _require(workspace, actor, Perm.SETTINGS_UPDATE)
+    unknown = set(changes) - set(WORKSPACE_SETTING_FIELDS)
+    if unknown:
+        raise DomainError(f"Unknown settings: {', '.join(sorted(unknown))}.")
+    days = changes.get("usage_retention_days")
+    if days is not None and not 30 <= int(days) <= 90:
+        raise DomainError(
+            "Usage retention must be between 30 and 90 days.",
+            fields={"usage_retention_days": ["Between 30 and 90."]},
+        )
+    lifetime = changes.get("max_key_lifetime_days")
+    if lifetime is not None and not 1 <= int(lifetime) <= 3650:
+        raise DomainError(
+            "Maximum key lifetime must be between 1 and 3650 days.",
+            fields={"max_key_lifetime_days": ["Between 1 and 3650."]},
+        )
+    changed = {}
+    for field, value in changes.items():
+        if getattr(workspace, field) != value:
+            changed[field] = {"from": getattr(workspace, field), "to": value}
+            setattr(workspace, field, value)
+    if changed:
+        workspace.save(update_fields=list(changed))
+        audit_record(
+            action=Action.WORKSPACE_SETTINGS_UPDATED,
+            actor=actor,
+            workspace=workspace,
+            target=workspace,
+            metadata={"changes": changed},
+        )
+        _run_workspace_hooks("settings_changed", workspace=workspace)
+    return workspace
+
+
+# Other apps register callables here (at app ready) to react to workspace changes,
+# e.g. API key caches. Explicit registration, not signals.
+WORKSPACE_HOOKS: dict[str, list] = {"settings_changed": [], "deleted": []}
+
+
+def _run_workspace_hooks(event: str, **kwargs) -> None:
+    for hook in WORKSPACE_HOOKS[event]:
+        hook(**kwargs)
+
+
+@transaction.atomic
+def workspace_delete(*, workspace: Workspace, actor: User) -> Workspace:
+    """Mark a workspace deleted; its data is removed by the deletion machinery."""
+    _require(workspace, actor, Perm.WORKSPACE_DELETE)
+    if workspace.deleted_at:
+        return workspace
+    workspace.deleted_at = timezone.now()
+    workspace.save(update_fields=["deleted_at"])
+    workspace.invitations.pending().update(revoked_at=workspace.deleted_at)
+    audit_record(
+        action=Action.WORKSPACE_DELETED, actor=actor, workspace=workspace, target=workspace
+    )
+    _run_workspace_hooks("deleted", workspace=workspace)
+    return workspace
+
+
+@transaction.atomic
+def workspace_transfer_ownership(
+    *, workspace: Workspace, actor: User, new_owner: User, keep_actor_as: str = Role.ADMIN
+) -> Workspace:
+    """Make another member an owner; the actor steps down to `keep_actor_as`."""
+    _require(workspace, actor, Perm.WORKSPACE_TRANSFER)
+    target = (
+        Membership.objects.select_for_update().filter(workspace=workspace, user=new_owner).first()
+    )
+    if target is None:
+        raise DomainError("The new owner must already be a member of this workspace.")
+    if new_owner.pk == actor.pk:
+        raise DomainError("You already own this workspace.")
+    if keep_actor_as not in Role.values:
+        raise DomainError("Unknown role.")
+    target.role = Role.OWNER
+    target.save(update_fields=["role"])
+    mine = Membership.objects.select_for_update().get(workspace=workspace, user=actor)
+    mine.role = keep_actor_as
+    mine.save(update_fields=["role"])
+    audit_record(
+        action=Action.WORKSPACE_TRANSFERRED,
+        actor=actor,
+        workspace=workspace,
+        target=target,
+        metadata={"new_owner_id": new_owner.pk, "previous_owner_role": keep_actor_as},
+    )
+    return workspace
+
+
+# ---------------------------------------------------------------------------- members
+
+
+def _require(workspace: Workspace, actor: User, permission: str) -> Membership:
+    membership = Membership.objects.filter(workspace=workspace, user=actor).first()
+    if membership is None or workspace.deleted_at:
+        raise NotFound()
+    if not role_has_permission(membership.role, permission):
+        raise NotFound()
+    return membership
+
+
+def _other_owner_exists(workspace: Workspace, excluding: Membership) -> bool:
+    # Lock the owner rows so two concurrent demotions cannot both see "another owner".
+    owners = list(
+        Membership.objects.select_for_update()
+        .filter(workspace=workspace, role=Role.OWNER)
+        .values_list("pk", flat=True)
+    )
+    return any(pk != excluding.pk for pk in owners)
+
+
+@transaction.atomic
+def membership_change_role(
+    *, workspace: Workspace, actor: User, membership: Membership, role: str
+) -> Membership:
+    mine = _require(workspace, actor, Perm.MEMBERS_MANAGE)
+    if membership.workspace_id != workspace.pk:
+        raise NotFound()
+    if role not in Role.values:
+        raise DomainError("Unknown role.", fields={"role": ["Not a valid role."]})
+    if not role_can_assign(mine.role, role) or not role_can_assign(mine.role, membership.role):
+        raise Forbidden("You cannot grant or change a role above your own.")
+    if membership.role == role:
+        return membership
+    if membership.role == Role.OWNER and not _other_owner_exists(workspace, membership):
+        raise Conflict("The last owner cannot be demoted; transfer ownership first.")
+    old = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        action=Action.MEMBER_ROLE_CHANGED,
+        actor=actor,
+        workspace=workspace,
+        target=membership,
+        metadata={"user_id": membership.user_id, "from": old, "to": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, workspace: Workspace, actor: User, membership: Membership) -> None:
+    if membership.workspace_id != workspace.pk:
+        raise NotFound()
+    leaving = membership.user_id == actor.pk
+    if leaving:
+        _require(workspace, actor, Perm.WORKSPACE_VIEW)
+    else:
+        mine = _require(workspace, actor, Perm.MEMBERS_MANAGE)
+        if not role_can_assign(mine.role, membership.role):
+            raise Forbidden("You cannot remove a member whose role is above your own.")
+    if membership.role == Role.OWNER and not _other_owner_exists(workspace, membership):
+        raise Conflict("The last owner cannot leave; transfer ownership or delete the workspace.")
+    user_id = membership.user_id
+    membership.delete()
+    audit_record(
+        action=Action.MEMBER_LEFT if leaving else Action.MEMBER_REMOVED,
+        actor=actor,
+        workspace=workspace,
+        target_type="accounts.membership",
+        target_id=str(user_id),
+        metadata={"user_id": user_id},
+    )
+
+
+# ---------------------------------------------------------------------------- invitations
+
+
+def invitation_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _invitation_email(invitation: Invitation, token: str) -> None:
+    email_enqueue(
+        to=[invitation.email],
+        template="accounts/email/invitation",
+        context={
+            "workspace_name": invitation.workspace.name,
+            "inviter": invitation.invited_by.get_full_name() if invitation.invited_by else "",
+            "role": invitation.get_role_display(),
+            "accept_url": f"{settings.SITE_URL}/invitations/{token}/",
+            "expires_at": invitation.expires_at,
+        },
+    )
+
+
+@transaction.atomic
+def invitation_create(
+    *, workspace: Workspace, actor: User, email: str, role: str
+) -> tuple[Invitation, str]:
+    """Invite `email`; return the invitation and the one-time token (emailed, not stored)."""
+    mine = _require(workspace, actor, Perm.INVITATIONS_MANAGE)
+    email = User.objects.normalize_email(email or "").strip().lower()
+    if not email or "@" not in email:
+        raise DomainError("Enter a valid email address.", fields={"email": ["Invalid email."]})
+    if role not in Role.values:
+        raise DomainError("Unknown role.", fields={"role": ["Not a valid role."]})
+    if not role_can_assign(mine.role, role):
+        raise Forbidden("You cannot invite someone with a role above your own.")
+    if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
+        raise Conflict("That person is already a member.", code="already_member")
+    if workspace.invitations.pending().filter(email=email).exists():
+        raise Conflict(
+            "An invitation to that address is already pending; resend it instead.",
+            code="already_invited",
+        )
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    invitation = Invitation.objects.create(
+        workspace=workspace,
+        email=email,
+        role=role,
+        token_hash=invitation_token_hash(token),
+        invited_by=actor,
+        sent_at=now,
+        expires_at=now + timedelta(days=settings.INVITATION_TTL_DAYS),
+    )
+    audit_record(
+        action=Action.INVITATION_SENT,
+        actor=actor,
+        workspace=workspace,
+        target=invitation,
+        metadata={"role": role},
+    )
+    _invitation_email(invitation, token)
+    return invitation, token
+
+
+@transaction.atomic
+def invitation_resend(*, invitation: Invitation, actor: User) -> tuple[Invitation, str]:
+    """Issue a fresh token and a fresh 7 days; the old link stops working."""
+    _require(invitation.workspace, actor, Perm.INVITATIONS_MANAGE)
+    if invitation.accepted_at or invitation.revoked_at:
+        raise Conflict("Only a pending or expired invitation can be resent.")
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    invitation.token_hash = invitation_token_hash(token)
+    invitation.sent_at = now
+    invitation.expires_at = now + timedelta(days=settings.INVITATION_TTL_DAYS)
+    invitation.save(update_fields=["token_hash", "sent_at", "expires_at"])
+    audit_record(
+        action=Action.INVITATION_RESENT,
+        actor=actor,
+        workspace=invitation.workspace,
+        target=invitation,
+    )
+    _invitation_email(invitation, token)
+    return invitation, token
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: User) -> Invitation:
+    _require(invitation.workspace, actor, Perm.INVITATIONS_MANAGE)
+    if invitation.accepted_at:
+        raise Conflict("This invitation was already accepted.")
+    if not invitation.revoked_at:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(
+            action=Action.INVITATION_REVOKED,
+            actor=actor,
+            workspace=invitation.workspace,
+            target=invitation,
+        )
+    return invitation
+
+
+def invitation_get_by_token(*, token: str) -> Invitation:
+    """Find a pending invitation by its token; anything else is NotFound."""
+    if not token or len(token) > 128:
+        raise NotFound()
+    invitation = (
+        Invitation.objects.pending()
+        .select_related("workspace")
+        .filter(token_hash=invitation_token_hash(token), workspace__deleted_at__isnull=True)
+        .first()
+    )
+    if invitation is None:
+        raise NotFound()
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: User) -> Membership:
+    """Join the workspace. Only the invited address (verified) may accept."""
+    invitation = invitation_get_by_token(token=token)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at or invitation.revoked_at:
+        raise NotFound()
+    if not _user_has_verified_email(user, invitation.email):
+        raise Forbidden(
+            "This invitation was sent to another address. Sign in with that address to accept it.",
+            code="wrong_account",
+        )
+    membership, created = Membership.objects.get_or_create(
+        workspace=invitation.workspace, user=user, defaults={"role": invitation.role}
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit_record(
+        action=Action.INVITATION_ACCEPTED,
+        actor=user,
+        workspace=invitation.workspace,
+        target=invitation,
+        metadata={"role": membership.role, "new_member": created},
+    )
+    return membership
+
+
+def _user_has_verified_email(user: User, email: str) -> bool:
+    from allauth.account.models import EmailAddress
+
+    return EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
+
+
+# ---------------------------------------------------------------------------- sign-up
+
+
+@transaction.atomic
+def user_signup_complete(*, user: User, name: str) -> Workspace:
+    """Finish sign-up: record the name and age confirmation, create the personal workspace."""
+    user.name = name.strip()[:150]
+    user.age_confirmed_at = timezone.now()
+    user.save(update_fields=["name", "age_confirmed_at"])
+    audit_record(action=Action.SIGNUP, actor=user)
+    first = user.get_short_name()
+    return workspace_create(user=user, name=f"{first}'s workspace", is_personal=True)

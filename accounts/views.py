@@ -1,0 +1,9 @@
+"""HTML pages of the dashboard shell: thin, selectors in, services out."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+
+@login_required
+def dashboard(request):
+    return render(request, "accounts/dashboard.html")

@@ -1,0 +1,1 @@
+"""Models of the apikeys app (filled by its issue)."""

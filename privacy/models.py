@@ -1,0 +1,1 @@
+"""Models of the privacy app (filled by its issue)."""

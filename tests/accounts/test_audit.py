@@ -1,0 +1,85 @@
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError, connection, transaction
+
+from accounts.audit import Action, audit_chain_verify, audit_erase_personal_data, audit_record
+from accounts.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def _three_events(user):
+    return [
+        audit_record(action=Action.LOGIN, actor=user, ip_address="203.0.113.7", user_agent="UA")
+        for _ in range(3)
+    ]
+
+
+def test_chain_links_each_event_to_the_previous_hash(user):
+    events = _three_events(user)
+    assert events[1].prev_hash == events[0].entry_hash
+    assert events[2].prev_hash == events[1].entry_hash
+    checked, broken = audit_chain_verify()
+    assert broken is None
+    assert checked == AuditEvent.objects.count()
+
+
+def test_database_refuses_update_and_delete(user):
+    event = _three_events(user)[0]
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).update(action="account.logout")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).delete()
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("TRUNCATE accounts_auditevent")
+    assert AuditEvent.objects.get(pk=event.pk).action == Action.LOGIN
+
+
+def test_erasing_personal_data_keeps_the_chain_valid(user):
+    _three_events(user)
+    assert audit_erase_personal_data(user_id=user.pk) >= 3
+    event = AuditEvent.objects.filter(actor_id=user.pk).first()
+    assert event.ip_address is None and event.user_agent == "" and event.actor_email == ""
+    assert audit_chain_verify()[1] is None
+
+
+def _bypass_guards(sql: str, params=()):
+    """Tamper as a database superuser would: with triggers switched off for the session."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        try:
+            cursor.execute(sql, params)
+        finally:
+            cursor.execute("SET session_replication_role = DEFAULT")
+
+
+def test_audit_verify_names_the_first_edited_event(user):
+    events = _three_events(user)
+    _bypass_guards(
+        "UPDATE accounts_auditevent SET action = 'account.logout' WHERE id = %s", [events[1].pk]
+    )
+    with pytest.raises(SystemExit) as exc:
+        call_command("audit_verify")
+    assert exc.value.code != 0
+    _checked, broken = audit_chain_verify()
+    assert broken.event_id == events[1].pk
+    assert "edited" in broken.reason
+
+
+def test_audit_verify_detects_a_deleted_event(user, capsys):
+    events = _three_events(user)
+    _bypass_guards("DELETE FROM accounts_auditevent WHERE id = %s", [events[1].pk])
+    with pytest.raises(SystemExit) as exc:
+        call_command("audit_verify")
+    assert exc.value.code == 1
+    assert f"event {events[2].pk}" in capsys.readouterr().err
+
+
+def test_audit_verify_passes_on_an_intact_chain(user, capsys):
+    _three_events(user)
+    call_command("audit_verify")
+    assert "intact" in capsys.readouterr().out
