@@ -1,7 +1,9 @@
-from django.urls import path
+from django.urls import include, path
 
-from accounts import views
+from accounts.views.dashboard import dashboard
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", dashboard, name="dashboard"),
+    path("", include("accounts.urls_account")),
+    path("", include("accounts.urls_workspaces")),
 ]

@@ -1,4 +1,4 @@
-"""Forms of the accounts app."""
+"""Forms for the account itself: sign-up details, profile, preferences."""
 
 from django import forms
 

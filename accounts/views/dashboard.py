@@ -1,4 +1,4 @@
-"""HTML pages of the dashboard shell: thin, selectors in, services out."""
+"""The dashboard home."""
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render

@@ -1,0 +1,3 @@
+from accounts.forms.account import SignupDetailsForm
+
+__all__ = ["SignupDetailsForm"]

@@ -1,0 +1,1 @@
+"""Forms for workspaces, members and invitations."""

@@ -1,0 +1,3 @@
+"""URLs of the account pages (profile, security, preferences)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""URLs of the workspace pages (workspaces, members, invitations, audit log)."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Pages about the signed-in person: profile, security, sessions, preferences."""

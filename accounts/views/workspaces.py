@@ -1,0 +1,1 @@
+"""Pages of a workspace: list, create, settings, members, invitations, audit log."""
