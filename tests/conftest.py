@@ -2,8 +2,24 @@
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 
 from tests.factories import UserFactory, WorkspaceFactory
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Let the test runner flush the test database between transactional tests.
+
+    The audit table refuses TRUNCATE unless the database is configured to allow it;
+    only this throwaway database is.
+    """
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            name = connection.ops.quote_name(connection.settings_dict["NAME"])
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER DATABASE {name} SET console.allow_audit_truncate = 'on'")
+            connection.close()
 
 
 @pytest.fixture(autouse=True)
