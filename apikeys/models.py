@@ -1,1 +1,171 @@
-"""Models of the apikeys app (filled by its issue)."""
+"""API keys, usage records and daily usage rollups."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.fields import EncryptedTextField
+from accounts.models import Workspace
+
+
+class Environment(models.TextChoices):
+    DEVELOPMENT = "development", "Development"
+    PRODUCTION = "production", "Production"
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def visible(self):
+        """Keys not deleted (deleted keys are revoked and hidden; the audit log keeps them)."""
+        return self.filter(deleted_at__isnull=True)
+
+    def active(self, *, now=None):
+        now = now or timezone.now()
+        return self.visible().filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now),
+            revoked_at__isnull=True,
+        )
+
+    def for_workspace(self, workspace):
+        return self.filter(workspace=workspace)
+
+
+class ApiKey(models.Model):
+    """A workspace-scoped key. Only a keyed hash of the secret is stored.
+
+    The full key is `<prefix><public_id>_<secret><checksum>` and is shown exactly once.
+    During a rotation grace period the previous secret's hash still verifies until
+    `previous_secret_expires_at`.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="api_keys")
+    public_id = models.CharField(max_length=24, unique=True)
+    name = models.CharField(max_length=100)
+    environment = models.CharField(max_length=16, choices=Environment.choices)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=64, blank=True, default="")
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    # The secret: HMAC-SHA256(pepper[pepper_id], secret), hex. Never the secret itself.
+    secret_hash = models.CharField(max_length=64)
+    pepper_id = models.CharField(max_length=32)
+    last_four = models.CharField(max_length=4)
+    # Rotation: the previous secret keeps verifying until previous_secret_expires_at.
+    previous_secret_hash = models.CharField(max_length=64, blank=True, default="")
+    previous_pepper_id = models.CharField(max_length=32, blank=True, default="")
+    previous_last_four = models.CharField(max_length=4, blank=True, default="")
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    previous_secret_last_used_at = models.DateTimeField(null=True, blank=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    # Restrictions and limits, enforced at verify.
+    allowed_ips = models.JSONField(default=list, blank=True)
+    max_tokens_per_request = models.PositiveIntegerField(null=True, blank=True)
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    tokens_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    monthly_token_budget = models.PositiveBigIntegerField(null=True, blank=True)
+
+    # Written in batches from the Redis buffer, never per verify call.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = EncryptedTextField(null=True, blank=True)
+
+    expiry_notice_7d_sent_at = models.DateTimeField(null=True, blank=True)
+    expiry_notice_1d_sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at"]),
+            models.Index(fields=["workspace", "last_used_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_id})"
+
+
+class Moderation(models.TextChoices):
+    NONE = "none", "Not flagged"
+    FLAGGED = "flagged", "Flagged"
+    BLOCKED = "blocked", "Blocked"
+
+
+class UsageRecord(models.Model):
+    """One model request reported by the gateway. Never holds prompt or output content."""
+
+    id = models.BigAutoField(primary_key=True)
+    # Plain foreign keys without ORM cascades matter for bulk deletion: the deletion and
+    # retention jobs delete these rows in batches themselves.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    request_id = models.CharField(max_length=64, unique=True)
+    occurred_at = models.DateTimeField()
+    model = models.CharField(max_length=64)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    status = models.PositiveSmallIntegerField(default=200)
+    latency_ms = models.PositiveIntegerField(default=0)
+    moderation = models.CharField(
+        max_length=16, choices=Moderation.choices, default=Moderation.NONE
+    )
+    # Absent when the workspace has zero data retention on.
+    client_ip = EncryptedTextField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [
+            models.Index(fields=["workspace", "occurred_at"]),
+            models.Index(fields=["api_key", "occurred_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.request_id
+
+
+class UsageDailyRollup(models.Model):
+    """Requests and tokens per workspace, key, model and day. Holds no personal data."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    day = models.DateField()
+    model = models.CharField(max_length=64)
+    requests = models.PositiveBigIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    flagged = models.PositiveBigIntegerField(default=0)
+    blocked = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "api_key", "day", "model"], name="usage_rollup_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["workspace", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model}"
