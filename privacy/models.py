@@ -1,1 +1,0 @@
-"""Models of the privacy app (filled by its issue)."""
