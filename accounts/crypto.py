@@ -13,17 +13,24 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
+import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 TOKEN_PREFIX = "enc1"
 NONCE_BYTES = 12
+TAG_BYTES = 16
+KEY_BYTES = 32
+# Key ids travel inside every token, so keep them short and free of the separators.
+_KID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
 class DecryptionError(Exception):
@@ -36,6 +43,7 @@ class Keyring:
     keys: dict[str, AESGCM]
 
     def encrypt(self, plaintext: str, *, associated_data: bytes) -> str:
+        """Seal `plaintext` under the primary key, bound to `associated_data`."""
         nonce = os.urandom(NONCE_BYTES)
         sealed = self.keys[self.primary_kid].encrypt(
             nonce, plaintext.encode("utf-8"), associated_data
@@ -44,72 +52,105 @@ class Keyring:
         return f"{TOKEN_PREFIX}:{self.primary_kid}:{payload}"
 
     def decrypt(self, token: str, *, associated_data: bytes) -> str:
+        """Open a token sealed under any key of the ring; raise DecryptionError otherwise."""
         kid = token_key_id(token)
         aead = self.keys.get(kid)
         if aead is None:
             raise DecryptionError(
-                f"Encrypted value uses key id {kid!r}, which is not in ENCRYPTION_KEYS."
+                f"Encrypted value uses key id {kid!r}, which is not in ENCRYPTION_KEYS "
+                f"(configured: {', '.join(self.keys)})."
             )
         try:
-            raw = base64.urlsafe_b64decode(token.split(":", 2)[2])
+            raw = base64.b64decode(
+                token.split(":", 2)[2].encode("ascii"), altchars=b"-_", validate=True
+            )
+            if len(raw) < NONCE_BYTES + TAG_BYTES:
+                raise ValueError("token too short")
             plaintext = aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated_data)
+            return plaintext.decode("utf-8")
         except (InvalidTag, binascii.Error, ValueError) as exc:
+            # UnicodeDecodeError is a ValueError: a valid tag never yields invalid UTF-8,
+            # but a clear error is still better than a traceback from deep inside.
             raise DecryptionError(
                 f"Encrypted value under key id {kid!r} failed authentication "
-                "(wrong key, wrong column or tampered data)."
+                "(wrong key, wrong table or column, or tampered data)."
             ) from exc
-        return plaintext.decode("utf-8")
+
+    def is_current(self, token: str) -> bool:
+        """Tell whether `token` is already sealed under the primary key."""
+        return token_key_id(token) == self.primary_kid
 
 
-def is_token(value: str) -> bool:
-    return value.startswith(TOKEN_PREFIX + ":") and value.count(":") >= 2
+def is_token(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(TOKEN_PREFIX + ":") and value.count(":") >= 2
 
 
 def token_key_id(token: str) -> str:
     if not is_token(token):
-        raise DecryptionError("Stored value is not an encrypted token.")
+        # Never echo the value: it might be plaintext that should not reach a log.
+        raise DecryptionError("Stored value is not an encrypted token (enc1:<kid>:<data>).")
     return token.split(":", 2)[1]
 
 
 def parse_keys(spec: str) -> Keyring:
     """Parse `kid:base64key,...`; raise ImproperlyConfigured with a clear message."""
-    entries = [part.strip() for part in (spec or "").split(",") if part.strip()]
+    if not isinstance(spec, str):
+        raise ImproperlyConfigured("ENCRYPTION_KEYS must be a string 'kid:base64key,...'.")
+    entries = [part.strip() for part in spec.split(",") if part.strip()]
     if not entries:
         raise ImproperlyConfigured(
             "ENCRYPTION_KEYS is empty: set it to 'kid:base64-32-byte-key' "
             "(see .env.example; generate with `manage.py generate_encryption_key`)."
         )
     keys: dict[str, AESGCM] = {}
-    for entry in entries:
+    for position, entry in enumerate(entries, start=1):
         kid, sep, b64 = entry.partition(":")
-        if not sep or not kid or ":" in kid:
-            raise ImproperlyConfigured("Each ENCRYPTION_KEYS entry must be 'kid:base64key'.")
+        kid, b64 = kid.strip(), b64.strip()
+        if not sep or not kid or not b64:
+            raise ImproperlyConfigured(
+                f"ENCRYPTION_KEYS entry {position} must be 'kid:base64key' "
+                "(entries are separated by commas)."
+            )
+        if not _KID_RE.match(kid):
+            raise ImproperlyConfigured(
+                f"ENCRYPTION_KEYS entry {position}: key id {kid!r} must be 1-32 characters "
+                "of letters, digits, '_', '.' or '-'."
+            )
         try:
             material = base64.b64decode(b64, validate=True)
         except binascii.Error as exc:
-            raise ImproperlyConfigured(f"ENCRYPTION_KEYS entry {kid!r} is not base64.") from exc
-        if len(material) != 32:
             raise ImproperlyConfigured(
-                f"ENCRYPTION_KEYS entry {kid!r} must be 32 bytes (AES-256), got {len(material)}."
+                f"ENCRYPTION_KEYS entry {kid!r}: the key is not valid base64."
+            ) from exc
+        if len(material) != KEY_BYTES:
+            raise ImproperlyConfigured(
+                f"ENCRYPTION_KEYS entry {kid!r} must decode to {KEY_BYTES} bytes (AES-256), "
+                f"got {len(material)}."
             )
         if kid in keys:
             raise ImproperlyConfigured(f"ENCRYPTION_KEYS lists key id {kid!r} twice.")
         keys[kid] = AESGCM(material)
-    return Keyring(primary_kid=entries[0].partition(":")[0], keys=keys)
+    return Keyring(primary_kid=next(iter(keys)), keys=keys)
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
 def _keyring_for(spec: str) -> Keyring:
     return parse_keys(spec)
 
 
 def get_keyring() -> Keyring:
     """Return the keyring for the current settings (read at call time, parsed once)."""
-    return _keyring_for(settings.ENCRYPTION_KEYS)
+    return _keyring_for(getattr(settings, "ENCRYPTION_KEYS", ""))
 
 
 def generate_key() -> str:
-    return base64.b64encode(os.urandom(32)).decode("ascii")
+    """Return fresh random key material, base64-encoded."""
+    return base64.b64encode(os.urandom(KEY_BYTES)).decode("ascii")
+
+
+def generate_key_id() -> str:
+    """Return a fresh key id that will not collide with an earlier one by accident."""
+    return f"k{secrets.token_hex(4)}"
 
 
 def _reset_keyring(*, setting, **kwargs):
@@ -118,3 +159,13 @@ def _reset_keyring(*, setting, **kwargs):
 
 
 setting_changed.connect(_reset_keyring)
+
+
+@checks.register(checks.Tags.security)
+def check_encryption_keys(app_configs=None, **kwargs):
+    """Refuse to start with a missing or malformed ENCRYPTION_KEYS."""
+    try:
+        parse_keys(getattr(settings, "ENCRYPTION_KEYS", ""))
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="accounts.E001")]
+    return []
