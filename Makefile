@@ -6,6 +6,13 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 CHROMIUM ?= /usr/bin/chromium
 
+# `make run` uses SQLite and the folder broker unless you name a database or Redis
+# yourself (`make run REDIS_URL=redis://...` or in the environment); the defaults below
+# are for the test suite only, so they must not leak into `make run`.
+RUN_DATABASE_URL ?= $(if $(filter environment command%,$(origin DATABASE_URL)),$(DATABASE_URL))
+RUN_REDIS_URL ?= $(if $(filter environment command%,$(origin REDIS_URL)),$(REDIS_URL))
+PORT ?= 8000
+
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/console
 REDIS_URL ?= redis://127.0.0.1:6379/0
 export DATABASE_URL REDIS_URL
@@ -24,8 +31,10 @@ lock:
 	$(UV) pip compile pyproject.toml --group dev --generate-hashes --quiet -o requirements.lock
 
 run: install
-	unset DATABASE_URL REDIS_URL; [ -z "$(RUN_REDIS_URL)" ] || export REDIS_URL="$(RUN_REDIS_URL)"; \
-	  DJANGO_SETTINGS_MODULE=console.settings.local bash deploy/run-local.sh
+	unset DATABASE_URL REDIS_URL; \
+	  [ -z "$(RUN_DATABASE_URL)" ] || export DATABASE_URL="$(RUN_DATABASE_URL)"; \
+	  [ -z "$(RUN_REDIS_URL)" ] || export REDIS_URL="$(RUN_REDIS_URL)"; \
+	  PORT="$(PORT)" DJANGO_SETTINGS_MODULE=console.settings.local bash deploy/run-local.sh
 
 browser:
 	@test -x $(CHROMIUM) || { \
@@ -49,7 +58,10 @@ check-deploy: install
 	DJANGO_SETTINGS_MODULE=console.settings.production \
 	SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')" \
 	ALLOWED_HOSTS=console.example.com \
+	CSRF_TRUSTED_ORIGINS=https://console.example.com SITE_URL=https://console.example.com \
 	ENCRYPTION_KEYS="k1:$$($(PY) -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \
+	API_KEY_PEPPERS="p1:$$($(PY) -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \
+	GATEWAY_TOKENS="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')" \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
 test: install browser services-check lint check-deploy

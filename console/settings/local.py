@@ -1,10 +1,16 @@
-"""The embedded default for `make run`: SQLite, console email, a broker that needs no
-server (kombu's filesystem transport) unless REDIS_URL is set."""
+"""The embedded default for `make run`: SQLite, console email, and a broker that needs no
+server (kombu's filesystem transport) unless REDIS_URL is set.
+
+Web, worker and beat are separate processes that share the SQLite file and the broker
+folder; both paths are absolute, so every process finds the same ones whatever its
+working directory.
+"""
 
 import os
+from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, REDIS_URL, env
+from .base import BASE_DIR, DATABASES, REDIS_URL, env
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="local-development-only-not-secret")
@@ -17,20 +23,38 @@ ENCRYPTION_KEYS = env(
 API_KEY_PEPPERS = env("API_KEY_PEPPERS", default="p1:bG9jYWwtZGV2ZWxvcG1lbnQtcGVwcGVyLW9ubHktISE=")
 GATEWAY_TOKENS = env.list("GATEWAY_TOKENS", default=["local-gateway-token"])
 
-if not REDIS_URL:
-    broker_dir = BASE_DIR / "var" / "broker"
-    for sub in ("out", "processed"):
-        os.makedirs(broker_dir / sub, exist_ok=True)
-    CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+# The console email backend prints to stdout; keep Celery from turning the worker's
+# stdout into log records so mail sent by tasks reads the same as mail sent by the web.
+CELERY_WORKER_REDIRECT_STDOUTS = False
+
+if not REDIS_URL and not env("CELERY_BROKER_URL", default=""):
+    # BROKER_DIR lets tests (and several checkouts on one machine) keep separate queues.
+    BROKER_DIR = Path(env("BROKER_DIR", default=str(BASE_DIR / "var" / "broker"))).resolve()
+    for sub in ("queue", "processed", "control"):
+        os.makedirs(BROKER_DIR / sub, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(broker_dir / "out"),
-        "data_folder_out": str(broker_dir / "out"),
-        "processed_folder": str(broker_dir / "processed"),
+        # Producers write where consumers read: one folder is the queue.
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
-    # SQLite has one writer; a longer timeout keeps web, worker and beat from tripping.
-    from .base import DATABASES
+    # Remote control and events need a broadcast-capable broker; the worker runs with
+    # --without-gossip --without-mingle --without-heartbeat as well (deploy/run-local.sh).
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 
-    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
-        DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # SQLite has a single writer shared by web, worker and beat. WAL lets readers carry
+    # on while one process writes; IMMEDIATE takes the write lock when a transaction
+    # begins, so two transactions never deadlock upgrading read locks (which SQLite
+    # reports at once as "database is locked", ignoring the timeout); the timeout makes
+    # the others wait their turn instead of failing.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
