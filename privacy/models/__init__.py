@@ -1,6 +1,16 @@
 """Models of the privacy center, one module per area."""
 
+from privacy.models.consent import ConsentRecord
+from privacy.models.policy import PolicyAcceptance, PolicyNotice, PolicyVersion
 from privacy.models.requests import PrivacyRequest, PrivacyRequestNote
 from privacy.models.settings import PrivacySettings
 
-__all__ = ["PrivacyRequest", "PrivacyRequestNote", "PrivacySettings"]
+__all__ = [
+    "ConsentRecord",
+    "PolicyAcceptance",
+    "PolicyNotice",
+    "PolicyVersion",
+    "PrivacyRequest",
+    "PrivacyRequestNote",
+    "PrivacySettings",
+]
