@@ -57,6 +57,31 @@ def workspace_invitations(*, workspace: Workspace) -> QuerySet[Invitation]:
     return workspace.invitations.select_related("invited_by").order_by("-created_at")
 
 
+def invitations_pending_for_user(*, user) -> QuerySet[Invitation]:
+    """Pending invitations addressed to one of the user's verified addresses.
+
+    Invitations to workspaces the user already belongs to are left out: there is
+    nothing to accept.
+    """
+    from allauth.account.models import EmailAddress
+
+    if not getattr(user, "is_authenticated", False):
+        return Invitation.objects.none()
+    addresses = [
+        address.lower()
+        for address in EmailAddress.objects.filter(user=user, verified=True).values_list(
+            "email", flat=True
+        )
+    ]
+    return (
+        Invitation.objects.pending()
+        .filter(email__in=addresses, workspace__deleted_at__isnull=True)
+        .exclude(workspace__memberships__user=user)
+        .select_related("workspace", "invited_by")
+        .order_by("-created_at")
+    )
+
+
 def audit_events_for_workspace(
     *, workspace: Workspace, action: str = "", actor_id=None, since=None, until=None
 ) -> QuerySet[AuditEvent]:

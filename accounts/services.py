@@ -8,6 +8,8 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -67,6 +69,28 @@ def user_set_active(*, user: User, is_active: bool, actor: User) -> User:
     return user
 
 
+@transaction.atomic
+def user_sessions_end(*, user: User, sessions) -> int:
+    """End sessions of `user` (signing those browsers out); return how many ended.
+
+    Sessions of other accounts are ignored, so a forged id cannot end someone else's.
+    """
+    ended = 0
+    for session in sessions:
+        if session.user_id != user.pk:
+            continue
+        session_id = session.pk
+        session.end()
+        audit_record(
+            action=Action.SESSION_ENDED,
+            actor=user,
+            target_type="usersessions.usersession",
+            target_id=str(session_id),
+        )
+        ended += 1
+    return ended
+
+
 # ---------------------------------------------------------------------------- workspaces
 
 
@@ -76,6 +100,11 @@ def _clean_workspace_name(name: str) -> str:
         raise DomainError("A workspace needs a name.", fields={"name": ["This field is required."]})
     if len(name) > 100:
         raise DomainError("Name is too long.", fields={"name": ["At most 100 characters."]})
+    # Names go into email subjects and CSV files, where control characters break things.
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        raise DomainError(
+            "Name contains control characters.", fields={"name": ["No control characters."]}
+        )
     return name
 
 
@@ -158,6 +187,18 @@ def workspace_settings_update(*, workspace: Workspace, actor: User, **changes) -
             metadata={"changes": changed},
         )
         _run_workspace_hooks("settings_changed", workspace=workspace)
+    return workspace
+
+
+@transaction.atomic
+def workspace_update(
+    *, workspace: Workspace, actor: User, name: str | None = None, **settings_changes
+) -> Workspace:
+    """Rename and change settings together: all of it happens or none of it."""
+    if name is not None:
+        workspace_rename(workspace=workspace, actor=actor, name=name)
+    if settings_changes:
+        workspace_settings_update(workspace=workspace, actor=actor, **settings_changes)
     return workspace
 
 
@@ -320,8 +361,12 @@ def invitation_create(
     """Invite `email`; return the invitation and the one-time token (emailed, not stored)."""
     mine = _require(workspace, actor, Perm.INVITATIONS_MANAGE)
     email = User.objects.normalize_email(email or "").strip().lower()
-    if not email or "@" not in email:
-        raise DomainError("Enter a valid email address.", fields={"email": ["Invalid email."]})
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise DomainError(
+            "Enter a valid email address.", fields={"email": ["Invalid email."]}
+        ) from None
     if role not in Role.values:
         raise DomainError("Unknown role.", fields={"role": ["Not a valid role."]})
     if not role_can_assign(mine.role, role):
@@ -394,6 +439,27 @@ def invitation_revoke(*, invitation: Invitation, actor: User) -> Invitation:
     return invitation
 
 
+@transaction.atomic
+def invitation_revoke_by_staff(*, invitation: Invitation, actor: User) -> Invitation:
+    """Revoke an invitation on behalf of support staff, who are not workspace members."""
+    if not (actor.is_active and actor.is_staff):
+        raise Forbidden("Only active staff may revoke invitations of other workspaces.")
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at:
+        raise Conflict("This invitation was already accepted.")
+    if not invitation.revoked_at:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(
+            action=Action.INVITATION_REVOKED,
+            actor=actor,
+            workspace=invitation.workspace_id,
+            target=invitation,
+            metadata={"by_staff": True},
+        )
+    return invitation
+
+
 def invitation_get_by_token(*, token: str) -> Invitation:
     """Find a pending invitation by its token; anything else is NotFound."""
     if not token or len(token) > 128:
@@ -413,8 +479,36 @@ def invitation_get_by_token(*, token: str) -> Invitation:
 def invitation_accept(*, token: str, user: User) -> Membership:
     """Join the workspace. Only the invited address (verified) may accept."""
     invitation = invitation_get_by_token(token=token)
-    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-    if invitation.accepted_at or invitation.revoked_at:
+    return _invitation_join(invitation_id=invitation.pk, user=user)
+
+
+@transaction.atomic
+def invitation_accept_for_user(*, invitation_id: int, user: User) -> Membership:
+    """Accept an invitation listed for the user; it must be addressed to a verified address.
+
+    Anything the user may not accept is NotFound, so ids reveal nothing.
+    """
+    if not isinstance(invitation_id, int) or isinstance(invitation_id, bool):
+        raise NotFound()
+    try:
+        return _invitation_join(invitation_id=invitation_id, user=user)
+    except Forbidden:
+        raise NotFound() from None
+
+
+def _invitation_join(*, invitation_id: int, user: User) -> Membership:
+    # Lock the row so two concurrent accepts cannot both create a membership.
+    invitation = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("workspace")
+        .filter(pk=invitation_id)
+        .first()
+    )
+    if (
+        invitation is None
+        or invitation.status != "pending"
+        or invitation.workspace.deleted_at is not None
+    ):
         raise NotFound()
     if not _user_has_verified_email(user, invitation.email):
         raise Forbidden(

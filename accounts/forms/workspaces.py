@@ -1,1 +1,122 @@
-"""Forms for workspaces, members and invitations."""
+"""Forms for workspaces, members, invitations and the audit log.
+
+Forms check the shape of the input; the services enforce the rules.
+"""
+
+from django import forms
+
+from accounts.audit import Action
+from accounts.permissions import Role
+
+
+class WorkspaceCreateForm(forms.Form):
+    name = forms.CharField(label="Workspace name", max_length=100, strip=True)
+
+
+class WorkspaceRenameForm(forms.Form):
+    name = forms.CharField(label="Workspace name", max_length=100, strip=True)
+
+
+class WorkspaceSettingsForm(forms.Form):
+    usage_retention_days = forms.IntegerField(
+        label="Usage retention (days)",
+        min_value=30,
+        max_value=90,
+        help_text="How long usage records are kept: 30 to 90 days.",
+    )
+    zero_data_retention = forms.BooleanField(
+        label="Zero data retention",
+        required=False,
+        help_text="Ask the model API not to store prompts or completions.",
+    )
+    training_opt_out = forms.BooleanField(
+        label="Opt out of model training",
+        required=False,
+        help_text="Data from this workspace is never used to train models.",
+    )
+    max_key_lifetime_days = forms.IntegerField(
+        label="Maximum API key lifetime (days)",
+        min_value=1,
+        max_value=3650,
+        required=False,
+        help_text="Leave empty for keys that do not have to expire.",
+    )
+
+
+class WorkspaceTransferForm(forms.Form):
+    new_owner = forms.TypedChoiceField(label="New owner", coerce=int, empty_value=None)
+    keep_role = forms.ChoiceField(
+        label="Your role afterwards",
+        choices=[(Role.ADMIN, "Admin"), (Role.DEVELOPER, "Developer"), (Role.VIEWER, "Viewer")],
+        initial=Role.ADMIN,
+    )
+
+    def __init__(self, *args, members=(), actor=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_owner"].choices = [("", "Choose a member")] + [
+            (m.user_id, m.user.get_full_name() + f" ({m.user.email})")
+            for m in members
+            if actor is None or m.user_id != actor.pk
+        ]
+
+
+class WorkspaceDeleteForm(forms.Form):
+    confirm_name = forms.CharField(
+        label="Type the workspace name to confirm", max_length=100, strip=True
+    )
+
+    def __init__(self, *args, workspace=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.workspace = workspace
+
+    def clean_confirm_name(self):
+        value = self.cleaned_data["confirm_name"]
+        if self.workspace is not None and value != self.workspace.name:
+            raise forms.ValidationError("The name does not match this workspace.")
+        return value
+
+
+class InvitationCreateForm(forms.Form):
+    email = forms.EmailField(label="Email address", max_length=254)
+    role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.DEVELOPER)
+
+
+class MembershipRoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=Role.choices)
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(label="Action", required=False)
+    actor = forms.TypedChoiceField(label="Actor", required=False, coerce=int, empty_value=None)
+    since = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, members=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "Any action")] + [(a, a) for a in Action.all()]
+        self.fields["actor"].choices = [("", "Anyone")] + [
+            (m.user_id, m.user.email) for m in members
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned
+
+    def filters(self) -> dict:
+        """Return the keyword filters for `audit_events_for_workspace` (empty when invalid)."""
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        return {
+            "action": data.get("action") or "",
+            "actor_id": data.get("actor"),
+            "since": data.get("since"),
+            "until": data.get("until"),
+        }
