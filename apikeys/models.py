@@ -134,6 +134,8 @@ class UsageRecord(models.Model):
         indexes = [
             models.Index(fields=["workspace", "occurred_at"]),
             models.Index(fields=["api_key", "occurred_at"]),
+            # The daily rollup aggregates one day across all workspaces.
+            models.Index(fields=["occurred_at"]),
         ]
 
     def __str__(self) -> str:
