@@ -36,6 +36,7 @@ class Action:
     EMAIL_ADDED = "account.email_added"
     EMAIL_CHANGED = "account.email_changed"
     EMAIL_CONFIRMED = "account.email_confirmed"
+    EMAIL_REMOVED = "account.email_removed"
     MFA_ACTIVATED = "account.mfa_activated"
     MFA_DEACTIVATED = "account.mfa_deactivated"
     MFA_RECOVERY_CODES_GENERATED = "account.mfa_recovery_codes_generated"

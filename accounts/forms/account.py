@@ -4,12 +4,54 @@ from django import forms
 
 
 class SignupDetailsForm(forms.Form):
-    """Extra sign-up fields; allauth calls `signup(request, user)` after creating the user."""
+    """Extra sign-up fields; allauth calls `signup(request, user)` after creating the user.
 
-    name = forms.CharField(max_length=150, label="Full name")
-    age_confirmed = forms.BooleanField(required=True, label="I am 13 years of age or older")
+    The age confirmation is required, so an unticked box fails validation before allauth
+    creates anything.
+    """
+
+    field_order = ["name", "email", "password1", "password2", "age_confirmed"]
+
+    name = forms.CharField(
+        max_length=150,
+        label="Full name",
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    age_confirmed = forms.BooleanField(
+        required=True,
+        label="I am 13 years of age or older",
+        error_messages={"required": "You must be 13 or older to use Console."},
+    )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Enter your name.")
+        return name
 
     def signup(self, request, user):
         from accounts.services import user_signup_complete
 
         user_signup_complete(user=user, name=self.cleaned_data["name"])
+
+
+class ProfileForm(forms.Form):
+    name = forms.CharField(
+        max_length=150,
+        label="Full name",
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Enter your name.")
+        return name
+
+
+class PreferencesForm(forms.Form):
+    marketing_emails = forms.BooleanField(
+        required=False,
+        label="Product news and offers",
+        help_text="Occasional email about new models and features. Off unless you turn it on.",
+    )

@@ -3,7 +3,15 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from accounts.models import Membership
+
 
 @login_required
 def dashboard(request):
-    return render(request, "accounts/dashboard.html")
+    """List the person's workspaces with their role in each."""
+    memberships = (
+        Membership.objects.filter(user=request.user, workspace__deleted_at__isnull=True)
+        .select_related("workspace")
+        .order_by("-workspace__is_personal", "workspace__name")
+    )
+    return render(request, "accounts/dashboard.html", {"memberships": memberships})
