@@ -1,0 +1,471 @@
+"""Privacy requests: submission, identity confirmation, the status workflow, deadlines
+and the automations that carry out what needs no human judgement.
+
+received → verified → in progress → completed | rejected | cancelled. Every change is
+audited and emailed to the requester. Access, portability and the CCPA right to know
+start an export; deletion starts the account deletion; opt-outs and consent withdrawal
+apply at once; correction, restriction, objection and child reports wait for staff.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from accounts.audit import audit_record
+from accounts.emails import email_enqueue
+from accounts.errors import Conflict, DomainError, NotFound
+from accounts.models import User
+from privacy.deadlines import Jurisdiction, deadlines_for
+from privacy.models import PrivacyRequest, PrivacyRequestNote
+from privacy.models.requests import OPEN_STATUSES, RequestStatus, RequestType
+
+# What runs by itself once a request is verified: request type → dotted path of a
+# callable(request=..., actor=...) that returns True when it completed the request.
+AUTOMATIONS: dict[str, str] = {
+    RequestType.ACCESS: "privacy.exports.export_start_for_request",
+    RequestType.PORTABILITY: "privacy.exports.export_start_for_request",
+    RequestType.CCPA_KNOW: "privacy.exports.export_start_for_request",
+    RequestType.DELETION: "privacy.requests.apply_deletion",
+    RequestType.CCPA_DELETE: "privacy.requests.apply_deletion",
+    RequestType.TRAINING_OPT_OUT: "privacy.requests.apply_training_opt_out",
+    RequestType.CCPA_OPT_OUT: "privacy.requests.apply_sale_opt_out",
+    RequestType.WITHDRAW_CONSENT: "privacy.requests.apply_consent_withdrawal",
+}
+STAFF_QUEUE_TYPES = frozenset(
+    {
+        RequestType.CORRECTION,
+        RequestType.RESTRICTION,
+        RequestType.OBJECTION,
+        RequestType.CHILD_REPORT,
+    }
+)
+# Types that only make sense for an existing account.
+ACCOUNT_TYPES = frozenset(set(AUTOMATIONS))
+
+AUTHORITY_NOTICE = (
+    "If you disagree with this outcome you have the right to lodge a complaint with a "
+    "data protection supervisory authority (in the EEA or UK) or the California Privacy "
+    "Protection Agency or Attorney General (in California)."
+)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _audit(request: PrivacyRequest, *, action: str, actor, metadata: dict | None = None):
+    audit_record(
+        action=f"privacy_request.{action}",
+        actor=actor,
+        subject_user=request.user_id,
+        target=request,
+        metadata={"type": request.request_type, "status": request.status, **(metadata or {})},
+    )
+
+
+def _notify(request: PrivacyRequest, *, event: str, extra: dict | None = None) -> None:
+    email_enqueue(
+        to=[request.email],
+        template="privacy/email/request_status",
+        context={
+            "request": request,
+            "event": event,
+            "request_url": f"{settings.SITE_URL}/privacy/requests/{request.pk}/",
+            "authority_notice": AUTHORITY_NOTICE,
+            **(extra or {}),
+        },
+    )
+
+
+def _validate_choice(value: str, choices, field: str) -> str:
+    if value not in choices.values:
+        raise DomainError(f"Unknown {field}.", fields={field: ["Not a valid choice."]})
+    return value
+
+
+def _clean_details(details: str) -> str:
+    details = (details or "").strip()
+    if len(details) > 5000:
+        raise DomainError("Details are too long.", fields={"details": ["At most 5000 characters."]})
+    return details
+
+
+def _start_clock(request: PrivacyRequest, *, now) -> None:
+    received = timezone.localdate(now)
+    deadlines = deadlines_for(jurisdiction=request.jurisdiction, received=received)
+    request.received_at = now
+    request.acknowledge_by = deadlines.acknowledge_by
+    request.due_date = deadlines.due
+    # The receipt email is the acknowledgement (CCPA: within 10 business days).
+    request.acknowledged_at = now
+
+
+# ---------------------------------------------------------------------------- submit
+
+
+@transaction.atomic
+def privacy_request_submit(
+    *, user: User, request_type: str, jurisdiction: str, details: str = ""
+) -> PrivacyRequest:
+    """Record a signed-in, re-authenticated user's request; identity counts as verified."""
+    _validate_choice(request_type, RequestType, "request_type")
+    _validate_choice(jurisdiction, Jurisdiction, "jurisdiction")
+    if request_type == RequestType.CHILD_REPORT:
+        raise DomainError(
+            "A report about a child's account is made through the public form.",
+            fields={"request_type": ["Use the public form for this."]},
+        )
+    duplicate = PrivacyRequest.objects.filter(
+        user=user, request_type=request_type, status__in=OPEN_STATUSES
+    ).exists()
+    if duplicate:
+        raise Conflict("You already have an open request of this type.", code="duplicate")
+    now = timezone.now()
+    request = PrivacyRequest(
+        request_type=request_type,
+        jurisdiction=jurisdiction,
+        status=RequestStatus.RECEIVED,
+        user=user,
+        email=user.email,
+        name=user.name,
+        details=_clean_details(details),
+        submitted_at=now,
+    )
+    _start_clock(request, now=now)
+    request.save()
+    _audit(request, action="received", actor=user)
+    _notify(request, event="received")
+    return _verify(request, actor=user, now=now)
+
+
+@transaction.atomic
+def privacy_request_submit_public(
+    *, email: str, name: str, request_type: str, jurisdiction: str, details: str = ""
+) -> tuple[PrivacyRequest, str]:
+    """Record a request from someone not signed in; nothing starts until the emailed
+    one-time link is opened. Return the request and the token (emailed, stored hashed)."""
+    _validate_choice(request_type, RequestType, "request_type")
+    _validate_choice(jurisdiction, Jurisdiction, "jurisdiction")
+    email = User.objects.normalize_email((email or "").strip()).lower()
+    if not email or "@" not in email or len(email) > 254:
+        raise DomainError("Enter a valid email address.", fields={"email": ["Invalid email."]})
+    name = (name or "").strip()
+    if len(name) > 150:
+        raise DomainError("Name is too long.", fields={"name": ["At most 150 characters."]})
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    request = PrivacyRequest.objects.create(
+        request_type=request_type,
+        jurisdiction=jurisdiction,
+        status=RequestStatus.UNCONFIRMED,
+        email=email,
+        name=name,
+        details=_clean_details(details),
+        submitted_at=now,
+        confirmation_token_hash=_token_hash(token),
+        confirmation_expires_at=now + timedelta(hours=settings.PRIVACY_REQUEST_CONFIRMATION_HOURS),
+    )
+    email_enqueue(
+        to=[email],
+        template="privacy/email/request_confirm",
+        context={
+            "request": request,
+            "confirm_url": f"{settings.SITE_URL}/privacy/requests/confirm/{token}/",
+            "hours": settings.PRIVACY_REQUEST_CONFIRMATION_HOURS,
+        },
+    )
+    return request, token
+
+
+@transaction.atomic
+def privacy_request_confirm(*, token: str) -> PrivacyRequest:
+    """Open the emailed link: the request is received and its legal clock starts."""
+    if not token or len(token) > 128:
+        raise NotFound()
+    request = (
+        PrivacyRequest.objects.select_for_update()
+        .filter(confirmation_token_hash=_token_hash(token))
+        .first()
+    )
+    now = timezone.now()
+    if request is None or request.status != RequestStatus.UNCONFIRMED:
+        raise NotFound()
+    if request.confirmation_expires_at and request.confirmation_expires_at <= now:
+        raise NotFound()
+    request.status = RequestStatus.RECEIVED
+    request.confirmation_token_hash = ""
+    _start_clock(request, now=now)
+    request.save()
+    _audit(request, action="received", actor=None, metadata={"channel": "public"})
+    _notify(request, event="received")
+    return request
+
+
+# ---------------------------------------------------------------------------- workflow
+
+
+def _locked(request: PrivacyRequest) -> PrivacyRequest:
+    return PrivacyRequest.objects.select_for_update().get(pk=request.pk)
+
+
+def _transition(request: PrivacyRequest, *, to: str, actor, allowed_from, now=None, **fields):
+    if request.status not in allowed_from:
+        raise Conflict(
+            f"A request that is {request.get_status_display().lower()} cannot become "
+            f"{RequestStatus(to).label.lower()}.",
+            code="invalid_transition",
+        )
+    before = request.status
+    request.status = to
+    for name, value in fields.items():
+        setattr(request, name, value)
+    request.save()
+    _audit(request, action=to, actor=actor, metadata={"from": before})
+    return request
+
+
+def _verify(request: PrivacyRequest, *, actor, now) -> PrivacyRequest:
+    if request.user_id is None:
+        # A public request is linked to the account that owns the verified address.
+        from allauth.account.models import EmailAddress
+
+        address = (
+            EmailAddress.objects.filter(email__iexact=request.email, verified=True)
+            .select_related("user")
+            .first()
+        )
+        if address is not None:
+            request.user = address.user
+    _transition(
+        request,
+        to=RequestStatus.VERIFIED,
+        actor=actor,
+        allowed_from=(RequestStatus.RECEIVED,),
+        verified_at=now,
+    )
+    _notify(request, event="verified")
+    _run_automation(request, actor=actor, now=now)
+    return request
+
+
+def _run_automation(request: PrivacyRequest, *, actor, now) -> None:
+    path = AUTOMATIONS.get(request.request_type)
+    if path is None or request.user_id is None:
+        return  # staff queue
+    _transition(
+        request,
+        to=RequestStatus.IN_PROGRESS,
+        actor=actor,
+        allowed_from=(RequestStatus.VERIFIED,),
+        started_at=now,
+    )
+    completed = import_string(path)(request=request, actor=actor)
+    if completed:
+        _complete(request, actor=actor, resolution="Carried out automatically.", now=now)
+
+
+@transaction.atomic
+def privacy_request_verify(*, request: PrivacyRequest, actor: User) -> PrivacyRequest:
+    """Staff confirm the requester's identity; automations then run."""
+    return _verify(_locked(request), actor=actor, now=timezone.now())
+
+
+@transaction.atomic
+def privacy_request_start(*, request: PrivacyRequest, actor: User) -> PrivacyRequest:
+    request = _transition(
+        _locked(request),
+        to=RequestStatus.IN_PROGRESS,
+        actor=actor,
+        allowed_from=(RequestStatus.VERIFIED,),
+        started_at=timezone.now(),
+    )
+    _notify(request, event="in_progress")
+    return request
+
+
+@transaction.atomic
+def privacy_request_extend(*, request: PrivacyRequest, actor: User, reason: str) -> PrivacyRequest:
+    """Extend the deadline once, with a reason sent to the requester in time."""
+    request = _locked(request)
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(
+            "An extension needs a reason for the requester.", fields={"reason": ["Required."]}
+        )
+    if request.status not in OPEN_STATUSES:
+        raise Conflict("Only an open request can be extended.", code="invalid_transition")
+    if request.extended_due_date:
+        raise Conflict("This request has already been extended once.", code="already_extended")
+    deadlines = deadlines_for(
+        jurisdiction=request.jurisdiction, received=timezone.localdate(request.received_at)
+    )
+    if timezone.localdate() > deadlines.extension_notice_by:
+        raise Conflict(
+            "The extension notice must reach the requester before the original deadline "
+            f"({deadlines.extension_notice_by:%d %B %Y}), which has passed.",
+            code="too_late",
+        )
+    request.extended_due_date = deadlines.extended_due
+    request.extension_reason = reason[:2000]
+    request.extended_at = timezone.now()
+    request.save(update_fields=["extended_due_date", "extension_reason", "extended_at"])
+    _audit(request, action="extended", actor=actor, metadata={"due": str(deadlines.extended_due)})
+    _notify(request, event="extended")
+    return request
+
+
+def _complete(request: PrivacyRequest, *, actor, resolution: str, now=None) -> PrivacyRequest:
+    request = _transition(
+        request,
+        to=RequestStatus.COMPLETED,
+        actor=actor,
+        allowed_from=(RequestStatus.VERIFIED, RequestStatus.IN_PROGRESS),
+        closed_at=now or timezone.now(),
+        resolution=resolution[:2000],
+    )
+    _notify(request, event="completed")
+    return request
+
+
+@transaction.atomic
+def privacy_request_complete(
+    *, request: PrivacyRequest, actor: User | None, resolution: str = ""
+) -> PrivacyRequest:
+    return _complete(_locked(request), actor=actor, resolution=(resolution or "").strip())
+
+
+@transaction.atomic
+def privacy_request_reject(*, request: PrivacyRequest, actor: User, reason: str) -> PrivacyRequest:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("A rejection needs a reason.", fields={"reason": ["Required."]})
+    request = _transition(
+        _locked(request),
+        to=RequestStatus.REJECTED,
+        actor=actor,
+        allowed_from=OPEN_STATUSES,
+        closed_at=timezone.now(),
+        resolution=reason[:2000],
+    )
+    _notify(request, event="rejected")
+    return request
+
+
+@transaction.atomic
+def privacy_request_cancel(*, request: PrivacyRequest, user: User) -> PrivacyRequest:
+    """The requester withdraws their own open request."""
+    if request.user_id != user.pk:
+        raise NotFound()
+    request = _transition(
+        _locked(request),
+        to=RequestStatus.CANCELLED,
+        actor=user,
+        allowed_from=(*OPEN_STATUSES, RequestStatus.UNCONFIRMED),
+        closed_at=timezone.now(),
+    )
+    _notify(request, event="cancelled")
+    return request
+
+
+@transaction.atomic
+def privacy_request_note_add(*, request: PrivacyRequest, author: User, text: str):
+    text = (text or "").strip()
+    if not text:
+        raise DomainError("A note cannot be empty.", fields={"text": ["Required."]})
+    note = PrivacyRequestNote.objects.create(request=request, author=author, text=text[:5000])
+    _audit(request, action="note_added", actor=author)
+    return note
+
+
+# ---------------------------------------------------------------------------- alerts
+
+
+def privacy_requests_alert_staff(*, today=None) -> dict[str, int]:
+    """Email staff about requests due soon and overdue; each alert is sent once."""
+    today = today or timezone.localdate()
+    soon = today + timedelta(days=settings.PRIVACY_REQUEST_DUE_SOON_DAYS)
+    recipients = _staff_recipients()
+    counts = {"due_soon": 0, "overdue": 0}
+    open_requests = PrivacyRequest.objects.open()
+    for request in open_requests.filter(due_soon_alert_sent_at__isnull=True):
+        due = request.effective_due_date
+        if due and today <= due <= soon:
+            counts["due_soon"] += _alert(request, "due_soon", recipients, today)
+    for request in open_requests.overdue(today=today).filter(overdue_alert_sent_at__isnull=True):
+        counts["overdue"] += _alert(request, "overdue", recipients, today)
+    return counts
+
+
+@transaction.atomic
+def _alert(request: PrivacyRequest, kind: str, recipients: list[str], today) -> int:
+    field = f"{kind}_alert_sent_at"
+    # Conditional update: two beat runs never both send the same alert.
+    claimed = PrivacyRequest.objects.filter(pk=request.pk, **{f"{field}__isnull": True}).update(
+        **{field: timezone.now()}
+    )
+    if not claimed or not recipients:
+        return int(bool(claimed))
+    email_enqueue(
+        to=recipients,
+        template=f"privacy/email/staff_{kind}",
+        context={
+            "request": request,
+            "due": request.effective_due_date,
+            "today": today,
+            "admin_url": f"{settings.SITE_URL}/admin/privacy/privacyrequest/{request.pk}/change/",
+        },
+    )
+    return 1
+
+
+def _staff_recipients() -> list[str]:
+    configured = list(settings.PRIVACY_STAFF_EMAILS)
+    if configured:
+        return configured
+    return list(User.objects.filter(is_active=True, is_staff=True).values_list("email", flat=True))
+
+
+# ---------------------------------------------------------------------------- automations
+
+
+def apply_deletion(*, request: PrivacyRequest, actor) -> bool:
+    """Start the account deletion (grace period, then the deletion job)."""
+    from privacy.deletion import account_deletion_request
+
+    ledger = account_deletion_request(user=request.user, requested_by=actor)
+    PrivacyRequest.objects.filter(pk=request.pk).update(deletion_id=ledger.pk)
+    request.deletion_id = ledger.pk
+    return False  # completed by the deletion job when it finishes
+
+
+def _settings_update(request: PrivacyRequest, **changes) -> None:
+    from privacy.services import privacy_settings_update
+
+    privacy_settings_update(user=request.user, actor=request.user, **changes)
+
+
+def apply_training_opt_out(*, request: PrivacyRequest, actor) -> bool:
+    _settings_update(request, training_opt_out=True)
+    return True
+
+
+def apply_sale_opt_out(*, request: PrivacyRequest, actor) -> bool:
+    _settings_update(request, do_not_sell_or_share=True)
+    return True
+
+
+def apply_consent_withdrawal(*, request: PrivacyRequest, actor) -> bool:
+    """Withdraw every optional consent: cookies, marketing email, training use."""
+    from accounts.services import user_preferences_update
+    from privacy.services import consent_withdraw_all_for_user
+
+    consent_withdraw_all_for_user(user=request.user)
+    user_preferences_update(user=request.user, marketing_emails=False)
+    return True

@@ -1,0 +1,224 @@
+from datetime import date
+
+import pytest
+import time_machine
+from django.core import mail
+
+from accounts.audit import audit_chain_verify
+from accounts.errors import Conflict, DomainError, NotFound
+from accounts.models import AuditEvent
+from privacy.deadlines import Jurisdiction
+from privacy.models import PrivacyRequest
+from privacy.models.requests import RequestStatus, RequestType
+from privacy.requests import (
+    privacy_request_cancel,
+    privacy_request_complete,
+    privacy_request_confirm,
+    privacy_request_extend,
+    privacy_request_note_add,
+    privacy_request_reject,
+    privacy_request_start,
+    privacy_request_submit,
+    privacy_request_submit_public,
+    privacy_request_verify,
+    privacy_requests_alert_staff,
+)
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _send_mail_on_commit(monkeypatch, django_capture_on_commit_callbacks):
+    """Run on-commit callbacks (the emails) when each service returns.
+
+    The test runs inside one transaction that never commits; pytest-django's capture
+    executes the captured callbacks for real at the end of each wrapped service call.
+    """
+    import privacy.requests as module
+
+    for name in dir(module):
+        if name.startswith("privacy_request"):
+            service = getattr(module, name)
+
+            def wrapped(*args, _service=service, **kwargs):
+                with django_capture_on_commit_callbacks(execute=True):
+                    return _service(*args, **kwargs)
+
+            monkeypatch.setattr(module, name, wrapped)
+            globals()[name] = wrapped
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(is_staff=True, email="dpo@example.com")
+
+
+def _submit(user, request_type=RequestType.CORRECTION, jurisdiction=Jurisdiction.EEA_UK):
+    return privacy_request_submit(
+        user=user, request_type=request_type, jurisdiction=jurisdiction, details="Wrong name"
+    )
+
+
+@time_machine.travel("2027-01-30 10:00:00+00:00", tick=False)
+def test_signed_in_request_is_received_verified_and_due_per_gdpr(user):
+    request = _submit(user)
+    assert request.status == RequestStatus.VERIFIED
+    assert request.received_at is not None and request.verified_at is not None
+    # 30 Jan 2027 + 1 month → 28 Feb 2027, a Sunday → Monday 1 March.
+    assert request.due_date == date(2027, 3, 1)
+    assert request.acknowledge_by is None
+    actions = list(
+        AuditEvent.objects.filter(target_id=str(request.pk))
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert actions == ["privacy_request.received", "privacy_request.verified"]
+    assert [m.to for m in mail.outbox] == [[user.email], [user.email]]
+    assert "1 March 2027" in mail.outbox[0].body
+
+
+@time_machine.travel("2026-11-20 10:00:00+00:00", tick=False)
+def test_california_request_has_an_acknowledgement_date_and_45_day_due_date(user):
+    request = _submit(user, jurisdiction=Jurisdiction.CALIFORNIA)
+    assert request.acknowledge_by == date(2026, 12, 4)
+    assert request.due_date == date(2027, 1, 4)
+
+
+def test_a_second_open_request_of_the_same_type_is_refused(user):
+    _submit(user)
+    with pytest.raises(Conflict):
+        _submit(user)
+    assert PrivacyRequest.objects.count() == 1
+
+
+def test_bad_choices_are_refused_and_store_nothing(user):
+    with pytest.raises(DomainError):
+        privacy_request_submit(user=user, request_type="telepathy", jurisdiction="eea_uk")
+    with pytest.raises(DomainError):
+        privacy_request_submit(user=user, request_type="correction", jurisdiction="mars")
+    assert PrivacyRequest.objects.count() == 0
+
+
+def test_public_request_starts_only_after_the_emailed_link(staff):
+    request, token = privacy_request_submit_public(
+        email="Someone@Example.com",
+        name="Some One",
+        request_type=RequestType.CHILD_REPORT,
+        jurisdiction=Jurisdiction.ELSEWHERE,
+        details="My child signed up.",
+    )
+    assert request.status == RequestStatus.UNCONFIRMED
+    assert request.received_at is None and request.due_date is None
+    assert token not in request.confirmation_token_hash
+    assert len(mail.outbox) == 1 and token in mail.outbox[0].body
+    confirmed = privacy_request_confirm(token=token)
+    assert confirmed.status == RequestStatus.RECEIVED
+    assert confirmed.due_date is not None and confirmed.acknowledge_by is not None
+    with pytest.raises(NotFound):
+        privacy_request_confirm(token=token)  # one-time
+
+
+def test_public_request_link_expires():
+    with time_machine.travel("2026-11-22 10:00:00+00:00", tick=False):
+        _, token = privacy_request_submit_public(
+            email="a@example.com",
+            name="",
+            request_type=RequestType.OBJECTION,
+            jurisdiction=Jurisdiction.EEA_UK,
+        )
+    with time_machine.travel("2026-11-23 10:00:01+00:00", tick=False), pytest.raises(NotFound):
+        privacy_request_confirm(token=token)
+
+
+def test_staff_workflow_start_complete_with_audit_and_email(user, staff):
+    request = _submit(user)
+    privacy_request_start(request=request, actor=staff)
+    done = privacy_request_complete(request=request, actor=staff, resolution="Name corrected.")
+    assert done.status == RequestStatus.COMPLETED and done.closed_at
+    assert "Name corrected." in mail.outbox[-1].body
+    with pytest.raises(Conflict):
+        privacy_request_start(request=done, actor=staff)
+    assert audit_chain_verify()[1] is None
+
+
+def test_rejection_needs_a_reason_and_tells_of_the_right_to_complain(user, staff):
+    request = _submit(user)
+    with pytest.raises(DomainError):
+        privacy_request_reject(request=request, actor=staff, reason="  ")
+    request.refresh_from_db()
+    assert request.status == RequestStatus.VERIFIED
+    rejected = privacy_request_reject(request=request, actor=staff, reason="Data is accurate.")
+    assert rejected.status == RequestStatus.REJECTED
+    assert "supervisory authority" in mail.outbox[-1].body
+
+
+def test_extension_once_within_the_first_month_with_a_reason(user, staff):
+    with time_machine.travel("2026-11-02 09:00:00+00:00", tick=False):
+        request = _submit(user)
+    with time_machine.travel("2026-11-20 09:00:00+00:00", tick=False):
+        with pytest.raises(DomainError):
+            privacy_request_extend(request=request, actor=staff, reason="")
+        extended = privacy_request_extend(request=request, actor=staff, reason="Many systems.")
+        assert extended.extended_due_date == date(2027, 2, 2)
+        assert "Many systems." in mail.outbox[-1].body
+        with pytest.raises(Conflict):
+            privacy_request_extend(request=request, actor=staff, reason="Again")
+
+
+def test_extension_after_the_original_deadline_is_refused(user, staff):
+    with time_machine.travel("2026-11-02 09:00:00+00:00", tick=False):
+        request = _submit(user)
+    with time_machine.travel("2026-12-03 09:00:00+00:00", tick=False), pytest.raises(Conflict):
+        privacy_request_extend(request=request, actor=staff, reason="Too late")
+    request.refresh_from_db()
+    assert request.extended_due_date is None
+
+
+def test_requester_cancels_own_request_only(user):
+    request = _submit(user)
+    other = UserFactory()
+    with pytest.raises(NotFound):
+        privacy_request_cancel(request=request, user=other)
+    cancelled = privacy_request_cancel(request=request, user=user)
+    assert cancelled.status == RequestStatus.CANCELLED
+
+
+def test_staff_notes_are_stored_encrypted_and_audited(user, staff):
+    request = _submit(user)
+    note = privacy_request_note_add(request=request, author=staff, text="Called the user.")
+    assert note.text == "Called the user."
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT text FROM privacy_privacyrequestnote WHERE id = %s", [note.pk])
+        assert "Called" not in cursor.fetchone()[0]
+
+
+def test_staff_alerts_go_out_once_before_and_after_the_due_date(user, staff):
+    with time_machine.travel("2026-11-02 09:00:00+00:00", tick=False):
+        request = _submit(user)  # due Wednesday 2 December 2026
+    mail.outbox.clear()
+    assert privacy_requests_alert_staff(today=date(2026, 11, 20)) == {"due_soon": 0, "overdue": 0}
+    assert privacy_requests_alert_staff(today=date(2026, 11, 28)) == {"due_soon": 1, "overdue": 0}
+    assert privacy_requests_alert_staff(today=date(2026, 11, 29)) == {"due_soon": 0, "overdue": 0}
+    assert privacy_requests_alert_staff(today=date(2026, 12, 3)) == {"due_soon": 0, "overdue": 1}
+    assert privacy_requests_alert_staff(today=date(2026, 12, 4)) == {"due_soon": 0, "overdue": 0}
+    assert [m.to for m in mail.outbox] == [[staff.email], [staff.email]]
+    assert "OVERDUE" in mail.outbox[1].subject
+    request.refresh_from_db()
+    with time_machine.travel("2026-12-03 09:00:00+00:00", tick=False):
+        assert request.is_overdue is True
+        assert list(PrivacyRequest.objects.overdue()) == [request]
+
+
+def test_staff_verify_links_a_public_request_to_the_verified_account(user, staff):
+    _, token = privacy_request_submit_public(
+        email=user.email,
+        name="",
+        request_type=RequestType.RESTRICTION,
+        jurisdiction=Jurisdiction.EEA_UK,
+    )
+    request = privacy_request_confirm(token=token)
+    verified = privacy_request_verify(request=request, actor=staff)
+    assert verified.user == user and verified.status == RequestStatus.VERIFIED
