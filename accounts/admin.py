@@ -1,0 +1,225 @@
+"""Support admin for identity and tenancy.
+
+Everything here is read-only except what a service does: deactivating or reactivating
+an account and revoking an invitation are actions that call the services, so the
+audit event and the side effects (ended sessions) cannot be skipped. Nothing is added
+or deleted here; deletion has its own machinery. Password hashes and invitation token
+hashes are never shown.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from allauth.mfa.models import Authenticator
+from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
+
+from accounts.errors import DomainError
+from accounts.models import AuditEvent, Invitation, Membership, User, Workspace
+from accounts.services import invitation_revoke_by_staff, user_set_active
+
+
+class ServiceOnlyAdmin(admin.ModelAdmin):
+    """View pages only; the change permission unlocks the list actions and nothing else."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Actions are checked with obj=None; a detail page (obj given) stays view-only,
+        # so the admin never saves a model itself.
+        return obj is None and super().has_change_permission(request)
+
+
+@admin.register(User)
+class UserAdmin(ServiceOnlyAdmin):
+    list_display = ("email", "name", "is_active", "is_staff", "date_joined", "mfa_enabled")
+    list_filter = ("is_active", "is_staff")
+    search_fields = ("email",)
+    # The name is ciphertext in the database; sorting by it would mean nothing.
+    sortable_by = ("email", "is_active", "is_staff", "date_joined")
+    ordering = ("email",)
+    # The password hash is left out entirely, and so are per-user permissions.
+    fields = (
+        "email",
+        "name",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "groups",
+        "date_joined",
+        "last_login",
+        "age_confirmed_at",
+        "marketing_emails",
+    )
+    exclude = ("password", "user_permissions")
+    actions = ("deactivate_users", "reactivate_users")
+
+    def get_queryset(self, request):
+        totp = Authenticator.objects.filter(user_id=OuterRef("pk"), type=Authenticator.Type.TOTP)
+        return super().get_queryset(request).annotate(has_totp=Exists(totp))
+
+    @admin.display(boolean=True, description="MFA enabled", ordering="has_totp")
+    def mfa_enabled(self, obj) -> bool:
+        return obj.has_totp
+
+    @admin.action(
+        description="Deactivate selected accounts (ends their sessions)", permissions=["change"]
+    )
+    def deactivate_users(self, request, queryset):
+        self._set_active(request, queryset, is_active=False)
+
+    @admin.action(description="Reactivate selected accounts", permissions=["change"])
+    def reactivate_users(self, request, queryset):
+        self._set_active(request, queryset, is_active=True)
+
+    def _set_active(self, request, queryset, *, is_active: bool) -> None:
+        changed = 0
+        for user in queryset:
+            if user.pk == request.user.pk and not is_active:
+                self.message_user(request, "You cannot deactivate yourself.", messages.ERROR)
+                continue
+            if user.is_active != is_active:
+                user_set_active(user=user, is_active=is_active, actor=request.user)
+                changed += 1
+        verb = "reactivated" if is_active else "deactivated"
+        self.message_user(request, f"{changed} account(s) {verb}.", messages.SUCCESS)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fields = ("user", "role", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class DeletedFilter(admin.SimpleListFilter):
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return (("no", "Live"), ("yes", "Deleted"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(deleted_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        return queryset
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(ServiceOnlyAdmin):
+    list_display = ("name", "id", "is_personal", "created_at", "is_deleted", "deleted_at")
+    list_filter = (DeletedFilter, "is_personal")
+    search_fields = ("name",)
+    readonly_fields = ("id",)
+    inlines = (MembershipInline,)
+
+    @admin.display(boolean=True, description="Deleted", ordering="deleted_at")
+    def is_deleted(self, obj) -> bool:
+        return obj.deleted_at is not None
+
+    def get_search_results(self, request, queryset, search_term):
+        base = queryset
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # A pasted workspace id finds that workspace; other text searches names only.
+        try:
+            workspace_id = uuid.UUID(search_term.strip())
+        except ValueError:
+            return queryset, may_have_duplicates
+        return queryset | base.filter(pk=workspace_id), may_have_duplicates
+
+
+@admin.register(Membership)
+class MembershipAdmin(ServiceOnlyAdmin):
+    list_display = ("user", "workspace", "role", "created_at")
+    list_filter = ("role",)
+    search_fields = ("user__email", "workspace__name")
+    list_select_related = ("user", "workspace")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ServiceOnlyAdmin):
+    list_display = ("email", "workspace", "role", "status", "created_at", "expires_at")
+    list_filter = ("role",)
+    search_fields = ("email", "workspace__name")
+    list_select_related = ("workspace",)
+    # The token hash is left out: it is a credential for accepting the invitation.
+    fields = (
+        "workspace",
+        "email",
+        "role",
+        "status",
+        "invited_by",
+        "created_at",
+        "sent_at",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+        "revoked_at",
+    )
+    readonly_fields = ("status",)
+    exclude = ("token_hash",)
+    actions = ("revoke_invitations",)
+
+    @admin.action(description="Revoke selected invitations", permissions=["change"])
+    def revoke_invitations(self, request, queryset):
+        revoked = 0
+        for invitation in queryset:
+            if invitation.revoked_at:
+                continue
+            try:
+                invitation_revoke_by_staff(invitation=invitation, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{invitation.email}: {exc}", messages.WARNING)
+                continue
+            revoked += 1
+        self.message_user(request, f"{revoked} invitation(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit log as support sees it, personal fields included. Nobody may change it."""
+
+    list_display = (
+        "occurred_at",
+        "action",
+        "actor_id",
+        "actor_email",
+        "subject_user_id",
+        "workspace_id",
+        "target_type",
+        "target_id",
+        "ip_address",
+    )
+    list_filter = ("action",)
+    search_fields = ("action", "target_type", "target_id")
+    sortable_by = ("occurred_at", "action")
+    date_hierarchy = "occurred_at"
+    # Counting a large append-only table on every page view is not worth it.
+    show_full_result_count = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

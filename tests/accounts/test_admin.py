@@ -1,0 +1,299 @@
+import time
+
+import pytest
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from allauth.usersessions.models import UserSession
+from django.contrib.auth.models import Group
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.urls import reverse
+
+from accounts.audit import Action, audit_record
+from accounts.models import AuditEvent, Invitation
+from accounts.services import invitation_create, workspace_delete
+from tests.factories import DEFAULT_PASSWORD, UserFactory, WorkspaceFactory
+
+pytestmark = pytest.mark.django_db
+
+ADMIN_INDEX = "/admin/"
+
+
+def _with_totp(user) -> str:
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret
+
+
+def _current_code(secret: str) -> str:
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+
+def _admin_client(user) -> Client:
+    """A client signed in as `user` with TOTP set up and MFA completed in the session."""
+    _with_totp(user)
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    now = time.time()
+    session["account_authentication_methods"] = [
+        {"method": "password", "at": now, "email": user.email},
+        {"method": "mfa", "at": now, "type": "totp"},
+    ]
+    session["account_authentication_methods_user"] = str(user.pk)
+    session.save()
+    return client
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(is_staff=True)
+
+
+@pytest.fixture
+def support(db):
+    member = UserFactory(is_staff=True)
+    member.groups.add(Group.objects.get(name="Support"))
+    return member
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+# ---------------------------------------------------------------------------- MFA gate
+
+
+def test_anonymous_admin_login_goes_through_allauth_login(client):
+    response = client.get(ADMIN_INDEX, follow=True)
+    final_url, _status = response.redirect_chain[-1]
+    assert final_url.startswith(reverse("account_login"))
+    assert "next=%2Fadmin%2F" in final_url
+
+
+def test_staff_without_mfa_is_sent_to_mfa_setup_with_a_message(client, staff):
+    client.force_login(staff)
+    response = client.get(ADMIN_INDEX)
+    assert response.status_code == 302
+    response = client.get(response["Location"])
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("mfa_activate_totp"))
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert any("requires two-factor authentication" in m for m in messages)
+
+
+def test_staff_with_totp_who_signed_in_with_password_and_code_reaches_the_admin(staff):
+    secret = _with_totp(staff)
+    client = Client()
+    response = client.post(
+        reverse("account_login"), {"login": staff.email, "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_authenticate")
+    # The password alone does not open the admin.
+    assert client.get(ADMIN_INDEX).status_code == 302
+    response = client.post(reverse("mfa_authenticate"), {"code": _current_code(secret)})
+    assert response.status_code == 302
+    response = client.get(ADMIN_INDEX)
+    assert response.status_code == 200
+    assert b"Console support" in response.content
+
+
+def test_staff_session_without_completed_mfa_must_confirm_mfa_first(client, staff):
+    _with_totp(staff)
+    client.force_login(staff)
+    response = client.get(ADMIN_INDEX, follow=True)
+    final_url, _status = response.redirect_chain[-1]
+    assert final_url.startswith(reverse("mfa_reauthenticate"))
+    assert client.get(reverse("admin:accounts_auditevent_changelist")).status_code == 302
+
+
+def test_non_staff_is_refused_at_the_admin_login(client, user):
+    client.force_login(user)
+    response = client.get(ADMIN_INDEX, follow=True)
+    assert response.status_code == 403
+
+
+def test_staff_with_mfa_completed_gets_the_admin_index(staff):
+    assert _admin_client(staff).get(ADMIN_INDEX).status_code == 200
+
+
+# ---------------------------------------------------------------------------- Support group
+
+
+def test_support_group_has_view_rights_and_limited_change_rights():
+    group = Group.objects.get(name="Support")
+    codenames = set(group.permissions.values_list("codename", flat=True))
+    assert codenames == {
+        "view_user",
+        "change_user",
+        "view_workspace",
+        "view_membership",
+        "view_invitation",
+        "change_invitation",
+        "view_auditevent",
+    }
+
+
+def test_support_member_can_view_but_not_delete_audit_events(support, user):
+    event = audit_record(action=Action.LOGIN, actor=user, ip_address="198.51.100.23")
+    client = _admin_client(support)
+    listing = client.get(reverse("admin:accounts_auditevent_changelist"))
+    assert listing.status_code == 200
+    assert b"198.51.100.23" in listing.content
+    assert b"delete_selected" not in listing.content
+    detail = client.get(reverse("admin:accounts_auditevent_change", args=[event.pk]))
+    assert detail.status_code == 200
+    delete_url = reverse("admin:accounts_auditevent_delete", args=[event.pk])
+    assert client.get(delete_url).status_code == 403
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_superuser_can_neither_add_change_nor_delete_audit_events(superuser, user):
+    event = audit_record(action=Action.LOGIN, actor=user)
+    client = _admin_client(superuser)
+    change_url = reverse("admin:accounts_auditevent_change", args=[event.pk])
+    page = client.get(change_url)
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content
+    assert client.post(change_url, {"action": "account.logout"}).status_code == 403
+    delete_url = reverse("admin:accounts_auditevent_delete", args=[event.pk])
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert client.get(reverse("admin:accounts_auditevent_add")).status_code == 403
+    event.refresh_from_db()
+    assert event.action == Action.LOGIN
+
+
+def test_audit_events_can_be_filtered_by_action(support, user):
+    audit_record(action=Action.LOGIN, actor=user, target_id="login-event")
+    audit_record(action=Action.LOGOUT, actor=user, target_id="logout-event")
+    client = _admin_client(support)
+    url = reverse("admin:accounts_auditevent_changelist")
+    page = client.get(url, {"action__exact": Action.LOGOUT})
+    assert b"logout-event" in page.content and b"login-event" not in page.content
+    page = client.get(url, {"q": "login-event"})
+    assert b"login-event" in page.content and b"logout-event" not in page.content
+
+
+# ---------------------------------------------------------------------------- users
+
+
+def test_user_admin_pages_never_show_the_password_hash(support, user):
+    client = _admin_client(support)
+    user.refresh_from_db()
+    assert user.password
+    for url in (
+        reverse("admin:accounts_user_changelist"),
+        reverse("admin:accounts_user_change", args=[user.pk]),
+    ):
+        page = client.get(url)
+        assert page.status_code == 200
+        assert user.password.encode() not in page.content
+        assert user.password.split("$")[-1].encode() not in page.content
+        assert b'name="password"' not in page.content
+
+
+def test_user_list_shows_name_and_mfa_state(support):
+    customer = UserFactory(name="Katherine Johnson")
+    _with_totp(customer)
+    page = _admin_client(support).get(
+        reverse("admin:accounts_user_changelist"), {"q": customer.email}
+    )
+    assert b"Katherine Johnson" in page.content
+    assert b"MFA enabled" in page.content
+    assert page.context["cl"].result_list[0].has_totp is True
+
+
+def test_support_cannot_edit_add_or_delete_users_directly(support, user):
+    client = _admin_client(support)
+    change_url = reverse("admin:accounts_user_change", args=[user.pk])
+    response = client.post(change_url, {"email": "hijack@example.com", "is_staff": "on"})
+    assert response.status_code == 403
+    assert client.get(reverse("admin:accounts_user_add")).status_code == 403
+    delete_url = reverse("admin:accounts_user_delete", args=[user.pk])
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    user.refresh_from_db()
+    assert user.email != "hijack@example.com" and not user.is_staff
+
+
+def test_deactivate_action_audits_and_ends_the_users_sessions(support):
+    customer = UserFactory()
+    customer_client = Client()
+    customer_client.post(
+        reverse("account_login"), {"login": customer.email, "password": DEFAULT_PASSWORD}
+    )
+    session_key = customer_client.session.session_key
+    assert UserSession.objects.filter(user=customer).exists()
+    assert Session.objects.filter(session_key=session_key).exists()
+
+    response = _admin_client(support).post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "deactivate_users", "_selected_action": [customer.pk]},
+    )
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.is_active is False
+    event = AuditEvent.objects.get(action=Action.USER_DEACTIVATED, subject_user_id=customer.pk)
+    assert event.actor_id == support.pk
+    assert event.metadata == {"by_staff": True}
+    assert not UserSession.objects.filter(user=customer).exists()
+    assert not Session.objects.filter(session_key=session_key).exists()
+
+
+def test_reactivate_action_audits(support):
+    customer = UserFactory(is_active=False)
+    _admin_client(support).post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "reactivate_users", "_selected_action": [customer.pk]},
+    )
+    customer.refresh_from_db()
+    assert customer.is_active is True
+    assert AuditEvent.objects.filter(
+        action=Action.USER_REACTIVATED, subject_user_id=customer.pk, actor_id=support.pk
+    ).exists()
+
+
+# ---------------------------------------------------------------------------- workspaces
+
+
+def test_workspace_search_by_id_and_deleted_state(support, user):
+    live = WorkspaceFactory(owner=user, name="Live Space")
+    gone = WorkspaceFactory(owner=user, name="Gone Space")
+    workspace_delete(workspace=gone, actor=user)
+    client = _admin_client(support)
+    url = reverse("admin:accounts_workspace_changelist")
+    page = client.get(url, {"q": str(gone.pk)})
+    assert [w.pk for w in page.context["cl"].result_list] == [gone.pk]
+    page = client.get(url, {"deleted": "yes"})
+    assert [w.pk for w in page.context["cl"].result_list] == [gone.pk]
+    detail = client.get(reverse("admin:accounts_workspace_change", args=[live.pk]))
+    assert detail.status_code == 200
+    assert user.email.encode() in detail.content
+
+
+# ---------------------------------------------------------------------------- invitations
+
+
+def test_invitation_admin_hides_the_token_hash_and_revokes_through_the_service(
+    support, workspace, user
+):
+    invitation, _token = invitation_create(
+        workspace=workspace, actor=user, email="invitee@example.com", role="developer"
+    )
+    client = _admin_client(support)
+    for url in (
+        reverse("admin:accounts_invitation_changelist"),
+        reverse("admin:accounts_invitation_change", args=[invitation.pk]),
+    ):
+        page = client.get(url)
+        assert page.status_code == 200
+        assert invitation.token_hash.encode() not in page.content
+    client.post(
+        reverse("admin:accounts_invitation_changelist"),
+        {"action": "revoke_invitations", "_selected_action": [invitation.pk]},
+    )
+    invitation = Invitation.objects.get(pk=invitation.pk)
+    assert invitation.revoked_at is not None
+    event = AuditEvent.objects.get(action=Action.INVITATION_REVOKED, target_id=str(invitation.pk))
+    assert event.actor_id == support.pk and event.workspace_id == workspace.pk
