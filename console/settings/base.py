@@ -241,6 +241,12 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 
+# Privacy requests.
+PRIVACY_REQUEST_CONFIRMATION_HOURS = env.int("PRIVACY_REQUEST_CONFIRMATION_HOURS", default=24)
+PRIVACY_REQUEST_DUE_SOON_DAYS = env.int("PRIVACY_REQUEST_DUE_SOON_DAYS", default=5)
+# Who is alerted about due and overdue requests; empty means every active staff user.
+PRIVACY_STAFF_EMAILS = env.list("PRIVACY_STAFF_EMAILS", default=[])
+
 # Workspaces and invitations.
 INVITATION_TTL_DAYS = 7
 WORKSPACE_USAGE_RETENTION_DEFAULT_DAYS = 30
