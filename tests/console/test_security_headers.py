@@ -15,6 +15,7 @@ SECURITY_SETTINGS = (
     "DEBUG",
     "SECURE_PROXY_SSL_HEADER",
     "SECURE_SSL_REDIRECT",
+    "SECURE_REDIRECT_EXEMPT",
     "SECURE_HSTS_SECONDS",
     "SECURE_HSTS_INCLUDE_SUBDOMAINS",
     "SECURE_HSTS_PRELOAD",
@@ -38,7 +39,8 @@ def production(settings, monkeypatch):
     monkeypatch.setenv("ALLOWED_HOSTS", "testserver")
     monkeypatch.setenv("ENCRYPTION_KEYS", "k1:" + "A" * 43 + "=")
     monkeypatch.delenv("SECURE_SSL_REDIRECT", raising=False)
-    monkeypatch.delenv("SECURE_HSTS_SECONDS", raising=False)
+    for name in ("SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(base, "REDIS_URL", "redis://127.0.0.1:6379/0")
     sys.modules.pop("console.settings.production", None)
     try:
@@ -63,6 +65,13 @@ def test_plain_http_is_redirected_to_https(client, production):
 
     assert response.status_code == 301
     assert response["Location"] == "https://testserver/accounts/login/"
+
+
+def test_health_check_answers_over_plain_http_for_load_balancers(client, production):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert "Strict-Transport-Security" not in response
 
 
 def test_https_response_sends_hsts_for_a_year_with_subdomains_and_preload(client, production):
