@@ -57,6 +57,13 @@ class Action:
     MEMBER_ROLE_CHANGED = "member.role_changed"
     MEMBER_REMOVED = "member.removed"
     MEMBER_LEFT = "member.left"
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_UPDATED = "api_key.updated"
+    API_KEY_ROTATED = "api_key.rotated"
+    API_KEY_REVOKED = "api_key.revoked"
+    API_KEY_DELETED = "api_key.deleted"
+    API_KEY_LEAK_REPORTED = "api_key.leak_reported"
+    API_KEY_EXPIRY_NOTICE_SENT = "api_key.expiry_notice_sent"
 
     @classmethod
     def all(cls) -> list[str]:

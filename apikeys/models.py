@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -29,6 +31,20 @@ class ApiKeyQuerySet(models.QuerySet):
 
     def for_workspace(self, workspace):
         return self.filter(workspace=workspace)
+
+    def revoked(self):
+        return self.visible().filter(revoked_at__isnull=False)
+
+    def expired(self, *, now=None):
+        now = now or timezone.now()
+        return self.visible().filter(revoked_at__isnull=True, expires_at__lte=now)
+
+    def unused_since(self, when):
+        """Keys last used before `when`, or never used and created before it."""
+        return self.filter(
+            models.Q(last_used_at__lt=when)
+            | models.Q(last_used_at__isnull=True, created_at__lt=when)
+        )
 
 
 class ApiKey(models.Model):
@@ -95,6 +111,35 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.public_id})"
+
+    @property
+    def display(self) -> str:
+        """What the console shows after creation: prefix, public id and last four."""
+        from apikeys.keys import display
+
+        return display(
+            environment=self.environment, public_id=self.public_id, last_four=self.last_four
+        )
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+    @property
+    def in_grace(self) -> bool:
+        """Whether the previous secret still verifies (rotation grace period)."""
+        expires = self.previous_secret_expires_at
+        return expires is not None and expires > timezone.now() and self.revoked_at is None
+
+    @property
+    def is_unused(self) -> bool:
+        """Not used for 90 days (or never, 90 days after creation)."""
+        reference = self.last_used_at or self.created_at
+        return reference <= timezone.now() - timedelta(days=90)
 
 
 class Moderation(models.TextChoices):
