@@ -1,0 +1,151 @@
+"""Input and output serializers of the accounts REST API, one pair per endpoint.
+
+Input serializers only check shape; the services enforce the rules. Output serializers
+list their fields explicitly and never carry tokens or token hashes.
+"""
+
+from rest_framework import serializers
+
+from accounts.audit import Action
+from accounts.permissions import Role
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """Refuse fields the endpoint does not know, instead of silently ignoring them."""
+
+    def validate(self, attrs):
+        if isinstance(self.initial_data, dict):
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field."] for name in unknown}, code="unknown_field"
+                )
+        return attrs
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error body of every endpoint."""
+
+    error = ErrorDetailSerializer()
+
+
+# ---------------------------------------------------------------------------- me
+
+
+class MeOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+    marketing_emails = serializers.BooleanField()
+
+
+class MeUpdateInputSerializer(StrictInputSerializer):
+    name = serializers.CharField(max_length=150, allow_blank=True, trim_whitespace=True)
+
+
+# ---------------------------------------------------------------------------- workspaces
+
+
+class WorkspaceOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    is_personal = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    role = serializers.ChoiceField(choices=Role.choices, source="my_role")
+    usage_retention_days = serializers.IntegerField()
+    zero_data_retention = serializers.BooleanField()
+    training_opt_out = serializers.BooleanField()
+    max_key_lifetime_days = serializers.IntegerField(allow_null=True)
+
+
+class WorkspaceCreateInputSerializer(StrictInputSerializer):
+    name = serializers.CharField(max_length=100)
+
+
+class WorkspaceUpdateInputSerializer(StrictInputSerializer):
+    name = serializers.CharField(max_length=100, required=False)
+    usage_retention_days = serializers.IntegerField(min_value=30, max_value=90, required=False)
+    zero_data_retention = serializers.BooleanField(required=False)
+    training_opt_out = serializers.BooleanField(required=False)
+    max_key_lifetime_days = serializers.IntegerField(
+        min_value=1, max_value=3650, required=False, allow_null=True
+    )
+
+
+# ---------------------------------------------------------------------------- members
+
+
+class MemberOutputSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    email = serializers.EmailField(source="user.email")
+    name = serializers.CharField(source="user.name")
+    role = serializers.ChoiceField(choices=Role.choices)
+    joined_at = serializers.DateTimeField(source="created_at")
+
+
+class MemberUpdateInputSerializer(StrictInputSerializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+# ---------------------------------------------------------------------------- invitations
+
+
+class InvitationOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Role.choices)
+    status = serializers.ChoiceField(choices=["pending", "accepted", "revoked", "expired"])
+    invited_by_id = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class InvitationCreateInputSerializer(StrictInputSerializer):
+    email = serializers.EmailField(max_length=254)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+# ---------------------------------------------------------------------------- audit events
+
+
+class AuditEventOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    occurred_at = serializers.DateTimeField()
+    action = serializers.CharField()
+    actor_id = serializers.IntegerField(allow_null=True)
+    actor_email = serializers.CharField()
+    target_type = serializers.CharField()
+    target_id = serializers.CharField()
+    metadata = serializers.DictField()
+    ip_address = serializers.CharField(allow_null=True)
+
+
+class AuditEventFilterSerializer(StrictInputSerializer):
+    action = serializers.ChoiceField(choices=Action.all(), required=False)
+    actor = serializers.IntegerField(min_value=1, required=False)
+    since = serializers.DateField(required=False)
+    until = serializers.DateField(required=False)
+    # Pagination parameters travel in the same query string.
+    page = serializers.CharField(required=False)
+    page_size = serializers.CharField(required=False)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        since, until = attrs.get("since"), attrs.get("until")
+        if since and until and since > until:
+            raise serializers.ValidationError({"until": ["Must not be before since."]})
+        return attrs
