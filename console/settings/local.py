@@ -32,7 +32,8 @@ if not REDIS_URL and not env("CELERY_BROKER_URL", default=""):
     BROKER_DIR = Path(env("BROKER_DIR", default=str(BASE_DIR / "var" / "broker"))).resolve()
     for sub in ("queue", "processed", "control"):
         os.makedirs(BROKER_DIR / sub, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    # The host part means nothing to this transport; naming one keeps kombu from warning.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Producers write where consumers read: one folder is the queue.
         "data_folder_in": str(BROKER_DIR / "queue"),
