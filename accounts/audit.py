@@ -245,10 +245,14 @@ def _iter_events(batch_size: int) -> Iterator[AuditEvent]:
         last_id = batch[-1].id
 
 
-def audit_erase_personal_data(*, user_id: int) -> int:
-    """Blank IP, user agent and email on every event by or about a user; the chain holds."""
+def audit_erase_personal_data(*, user_id: int, ids: list[int] | None = None) -> int:
+    """Blank IP, user agent and email on every event by or about a user; the chain holds.
+
+    `ids` limits the erasure to those events, so a caller can work in short batches.
+    """
     from django.db.models import Q
 
-    return AuditEvent.objects.filter(Q(actor_id=user_id) | Q(subject_user_id=user_id)).update(
-        ip_address=None, user_agent="", actor_email=""
-    )
+    events = AuditEvent.objects.filter(Q(actor_id=user_id) | Q(subject_user_id=user_id))
+    if ids is not None:
+        events = events.filter(id__in=ids)
+    return events.update(ip_address=None, user_agent="", actor_email="")
