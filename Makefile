@@ -64,7 +64,7 @@ check-deploy: install
 	GATEWAY_TOKENS="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')" \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
-test: install browser services-check lint check-deploy
+test: install services-check browser lint check-deploy
 	DJANGO_SETTINGS_MODULE=console.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install services-check
