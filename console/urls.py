@@ -8,6 +8,7 @@ from console import health
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("apikeys.api.usage")),
 ]
 
 urlpatterns = [
@@ -18,4 +19,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("accounts.urls")),
+    path("", include("apikeys.usage_urls")),
 ]

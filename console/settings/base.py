@@ -193,6 +193,12 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# Task modules beside `<app>/tasks.py`, which autodiscovery does not find by itself.
+CELERY_IMPORTS = ["apikeys.tasks_usage"]
+CELERY_BEAT_SCHEDULE = {
+    # Yesterday as well as today: the gateway reports the last minutes of a day late.
+    "usage-rollup-recent": {"task": "apikeys.usage_rollup_recent", "schedule": 300.0},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

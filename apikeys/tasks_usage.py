@@ -1,0 +1,31 @@
+"""Celery tasks for usage rollups. Thin: arguments in, one service call."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from celery import shared_task
+
+from apikeys import usage
+
+
+@shared_task(
+    name="apikeys.usage_rollup_recent",
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def usage_rollup_recent_task() -> int:
+    """Recompute the rollups of yesterday and today (run by beat every few minutes)."""
+    return usage.usage_rollup_recent()
+
+
+@shared_task(
+    name="apikeys.usage_rollup_days",
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def usage_rollup_days_task(days: list[str]) -> int:
+    """Recompute the rollups of the given ISO days (late events reported for them)."""
+    return usage.usage_rollup_days(days=[dt.date.fromisoformat(day) for day in days])

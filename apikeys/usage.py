@@ -1,0 +1,268 @@
+"""Usage writes: ingest the gateway's usage events and compute the daily rollups.
+
+Usage records never hold prompt or output content: an event carries only counts,
+timings, the model name, the moderation outcome and, unless the workspace has zero data
+retention on, the client IP (encrypted at rest).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Count, DateField, Q, Sum, Value
+from django.utils import timezone
+
+from accounts.errors import DomainError
+from apikeys.models import ApiKey, Moderation, UsageDailyRollup, UsageRecord
+
+MAX_BATCH_EVENTS = 1000
+# Events reported this late are refused (not stored): their day may already be past the
+# window in which the rollup task recomputes days.
+LATE_EVENT_MAX_DAYS = 7
+# The shortest usage retention a workspace can choose is 30 days, so every raw record of
+# the last 29 days is still there; recomputing an older day could overwrite a complete
+# rollup with what retention left of it.
+ROLLUP_MAX_AGE_DAYS = 29
+
+REJECT_UNKNOWN_KEY = "unknown_key"
+REJECT_TOO_OLD = "too_old"
+REJECT_IN_FUTURE = "in_future"
+# Clock skew tolerated between the gateway and us.
+FUTURE_TOLERANCE = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    """One model request as reported by the gateway, already checked for shape."""
+
+    request_id: str
+    key_id: str
+    occurred_at: dt.datetime
+    model: str
+    input_tokens: int
+    output_tokens: int
+    status: int
+    latency_ms: int
+    moderation: str = Moderation.NONE
+    client_ip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedEvent:
+    index: int
+    request_id: str
+    key_id: str
+    reason: str
+
+
+@dataclass(slots=True)
+class UsageIngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[RejectedEvent] = field(default_factory=list)
+    days: set[dt.date] = field(default_factory=set)
+
+
+class BatchTooLarge(DomainError):
+    status_code = 413
+    code = "batch_too_large"
+
+
+def utc_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Return the UTC start of `day` and of the next day."""
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+def _keys_by_public_id(public_ids: Iterable[str]) -> dict[str, tuple[int, object, bool]]:
+    # One query for the whole batch. Revoked, expired and deleted keys still count:
+    # their requests happened before that. Keys of deleted workspaces do not.
+    rows = ApiKey.objects.filter(
+        public_id__in=list(public_ids), workspace__deleted_at__isnull=True
+    ).values_list("public_id", "pk", "workspace_id", "workspace__zero_data_retention")
+    return {public_id: (pk, workspace_id, zdr) for public_id, pk, workspace_id, zdr in rows}
+
+
+@transaction.atomic
+def usage_records_ingest(
+    *,
+    events: Sequence[UsageEvent],
+    received_at: dt.datetime | None = None,
+) -> UsageIngestResult:
+    """Store a batch of usage events, each request id at most once.
+
+    Events for keys that do not exist, events older than LATE_EVENT_MAX_DAYS and events
+    from more than an hour ahead are reported back as rejected and not stored. A
+    request id already stored, or repeated within the batch, counts as a duplicate.
+    When a stored event belongs to a day the periodic rollup no longer recomputes, that
+    day's rollup is recomputed on commit.
+    """
+    if len(events) > MAX_BATCH_EVENTS:
+        raise BatchTooLarge(
+            f"A batch holds at most {MAX_BATCH_EVENTS} events; this one has {len(events)}."
+        )
+    received_at = received_at or timezone.now()
+    result = UsageIngestResult()
+    if not events:
+        return result
+
+    keys = _keys_by_public_id({event.key_id for event in events})
+    oldest = received_at - dt.timedelta(days=LATE_EVENT_MAX_DAYS)
+    latest = received_at + FUTURE_TOLERANCE
+    candidates: dict[str, tuple[UsageEvent, tuple[int, object, bool]]] = {}
+    for index, event in enumerate(events):
+        key = keys.get(event.key_id)
+        if key is None:
+            reason = REJECT_UNKNOWN_KEY
+        elif event.occurred_at < oldest:
+            reason = REJECT_TOO_OLD
+        elif event.occurred_at > latest:
+            reason = REJECT_IN_FUTURE
+        else:
+            if event.request_id in candidates:
+                result.duplicates += 1
+            else:
+                candidates[event.request_id] = (event, key)
+            continue
+        result.rejected.append(
+            RejectedEvent(
+                index=index, request_id=event.request_id, key_id=event.key_id, reason=reason
+            )
+        )
+    if not candidates:
+        return result
+
+    stored = set(
+        UsageRecord.objects.filter(request_id__in=list(candidates)).values_list(
+            "request_id", flat=True
+        )
+    )
+    records = []
+    for request_id, (event, (key_pk, workspace_id, zero_data_retention)) in candidates.items():
+        if request_id in stored:
+            continue
+        records.append(
+            UsageRecord(
+                workspace_id=workspace_id,
+                api_key_id=key_pk,
+                request_id=request_id,
+                occurred_at=event.occurred_at,
+                model=event.model,
+                input_tokens=event.input_tokens,
+                output_tokens=event.output_tokens,
+                status=event.status,
+                latency_ms=event.latency_ms,
+                moderation=event.moderation,
+                client_ip=None if zero_data_retention else event.client_ip,
+                received_at=received_at,
+            )
+        )
+        result.days.add(event.occurred_at.astimezone(dt.UTC).date())
+    result.duplicates += len(stored)
+    # Conflicts can still happen when the same batch is replayed concurrently; the
+    # database keeps the first copy. The counts then call the late copy accepted.
+    UsageRecord.objects.bulk_create(records, ignore_conflicts=True)
+    result.accepted = len(records)
+
+    recent = received_at.astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    late_days = sorted(day for day in result.days if day < recent)
+    if late_days:
+        from apikeys.tasks_usage import usage_rollup_days_task
+
+        transaction.on_commit(
+            lambda: usage_rollup_days_task.delay([day.isoformat() for day in late_days])
+        )
+    return result
+
+
+def _rollup_select(*, day: dt.date, workspace_id=None):
+    start, end = utc_day_bounds(day)
+    records = UsageRecord.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+    if workspace_id is not None:
+        records = records.filter(workspace_id=workspace_id)
+    return (
+        records.order_by()
+        .values("workspace_id", "api_key_id", "model")
+        .annotate(
+            rollup_day=Value(day, output_field=DateField()),
+            n_requests=Count("id"),
+            n_input_tokens=Sum("input_tokens"),
+            n_output_tokens=Sum("output_tokens"),
+            n_errors=Count("id", filter=Q(status__gte=400)),
+            n_flagged=Count("id", filter=Q(moderation=Moderation.FLAGGED)),
+            n_blocked=Count("id", filter=Q(moderation=Moderation.BLOCKED)),
+        )
+    )
+
+
+# The rollup column each selected value lands in, in the order the SELECT lists them.
+_ROLLUP_COLUMNS = {
+    "workspace_id": "workspace_id",
+    "api_key_id": "api_key_id",
+    "model": "model",
+    "rollup_day": "day",
+    "n_requests": "requests",
+    "n_input_tokens": "input_tokens",
+    "n_output_tokens": "output_tokens",
+    "n_errors": "errors",
+    "n_flagged": "flagged",
+    "n_blocked": "blocked",
+}
+_ROLLUP_METRICS = ("requests", "input_tokens", "output_tokens", "errors", "flagged", "blocked")
+
+
+@transaction.atomic
+def usage_rollup_day(*, day: dt.date, workspace_id=None, today: dt.date | None = None) -> int:
+    """Recompute the daily rollups of `day` (UTC) from the raw records; return the rows.
+
+    One `INSERT ... SELECT ... ON CONFLICT DO UPDATE`: running it again gives the same
+    rows. A rollup whose raw records are gone is left as it is, so rollups outlive the
+    purge of raw records. Only days whose raw records retention cannot have touched yet
+    are accepted.
+    """
+    today = today or timezone.now().astimezone(dt.UTC).date()
+    if day > today:
+        raise DomainError("Cannot roll up a day in the future.", code="invalid_day")
+    if (today - day).days > ROLLUP_MAX_AGE_DAYS:
+        raise DomainError(
+            f"Only the last {ROLLUP_MAX_AGE_DAYS} days can be recomputed; older raw records "
+            "may already be purged.",
+            code="invalid_day",
+        )
+    select = _rollup_select(day=day, workspace_id=workspace_id)
+    query = select.query
+    selected = [*query.values_select, *query.annotation_select]
+    select_sql, params = query.get_compiler(connection=connection).as_sql()
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(_ROLLUP_COLUMNS[name]) for name in selected)
+    updates = ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in _ROLLUP_METRICS)
+    table = qn(UsageDailyRollup._meta.db_table)
+    conflict = ", ".join(qn(c) for c in ("workspace_id", "api_key_id", "day", "model"))
+    # Identifiers come from model metadata; values stay parameters of the compiled SELECT.
+    sql = (
+        f"INSERT INTO {table} ({columns}) {select_sql} "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def usage_rollup_days(*, days: Iterable[dt.date], today: dt.date | None = None) -> int:
+    """Recompute several days; days too old to recompute safely are skipped."""
+    today = today or timezone.now().astimezone(dt.UTC).date()
+    total = 0
+    for day in sorted(set(days)):
+        if day > today or (today - day).days > ROLLUP_MAX_AGE_DAYS:
+            continue
+        total += usage_rollup_day(day=day, today=today)
+    return total
+
+
+def usage_rollup_recent(*, today: dt.date | None = None) -> int:
+    """Recompute yesterday and today, the days the gateway is still reporting."""
+    today = today or timezone.now().astimezone(dt.UTC).date()
+    return usage_rollup_days(days=[today - dt.timedelta(days=1), today], today=today)

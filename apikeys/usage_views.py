@@ -1,0 +1,102 @@
+"""The usage page of a workspace and its CSV export (permission: usage.view)."""
+
+from __future__ import annotations
+
+import csv
+
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from accounts.permissions import Perm
+from accounts.views.workspaces import workspace_page
+from apikeys import usage_selectors
+from apikeys.usage_forms import UsageFilterForm
+
+CSV_COLUMNS = (
+    "day",
+    "key_id",
+    "key_name",
+    "model",
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "errors",
+    "flagged",
+    "blocked",
+)
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value) -> str:
+    # Spreadsheets evaluate cells that look like formulas; key names are user input.
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
+@require_GET
+@workspace_page(Perm.USAGE_VIEW)
+def usage_dashboard(request, workspace):
+    # Every filter is optional, so a bare URL is a valid form: the default range.
+    form = UsageFilterForm(request.GET, workspace=workspace)
+    query = form.query()
+    context = {"workspace": workspace, "form": form, "query": query}
+    if query is None:
+        return render(request, "apikeys/usage_dashboard.html", context, status=400)
+    by_day = usage_selectors.usage_by_day(workspace=workspace, query=query)
+    by_key = usage_selectors.usage_by_key(workspace=workspace, query=query)
+    by_model = usage_selectors.usage_by_model(workspace=workspace, query=query)
+    csv_url = reverse("usage_csv", kwargs={"workspace_id": workspace.pk})
+    if request.GET:
+        csv_url += "?" + request.GET.urlencode()
+    context.update(
+        {
+            "by_day": by_day,
+            "by_key": by_key,
+            "by_model": by_model,
+            "totals": usage_selectors.usage_totals(by_day),
+            "csv_url": csv_url,
+            "chart_data": {
+                "days": usage_selectors.usage_chart_data(by_day),
+                "keys": [
+                    {"label": f"{row['key_name']} ({row['key_id']})", **_metrics(row)}
+                    for row in by_key
+                ],
+                "models": [{"label": row["model"], **_metrics(row)} for row in by_model],
+            },
+        }
+    )
+    return render(request, "apikeys/usage_dashboard.html", context)
+
+
+def _metrics(row: dict) -> dict:
+    return {metric: row[metric] for metric in usage_selectors.METRICS}
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@require_GET
+@workspace_page(Perm.USAGE_VIEW)
+def usage_csv(request, workspace):
+    form = UsageFilterForm(request.GET, workspace=workspace)
+    query = form.query()
+    if query is None:
+        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in form.errors.items())
+        return HttpResponse(
+            f"Invalid filters. {errors}", status=400, content_type="text/plain; charset=utf-8"
+        )
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(CSV_COLUMNS)
+        for row in usage_selectors.usage_detail_rows(workspace=workspace, query=query):
+            yield writer.writerow([_csv_cell(row[column]) for column in CSV_COLUMNS])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    filename = f"usage-{workspace.pk}-{query.start.isoformat()}-{query.end.isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
