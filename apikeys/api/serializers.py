@@ -1,0 +1,109 @@
+"""Explicit input and output serializers for the key endpoints.
+
+No output serializer carries a secret or a hash; the one exception is the `key` field
+of the create and rotate responses, the only time the full key is ever shown.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apikeys.models import Environment
+from apikeys.scopes import ALL_SCOPES
+from apikeys.services import GRACE_PERIODS, LIMIT_MAX, MAX_ALLOWED_IPS
+
+BUDGET_MAX = 10**15
+
+
+def _limit(maximum: int = LIMIT_MAX, help_text: str = "") -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=1, max_value=maximum, required=False, allow_null=True, help_text=help_text
+    )
+
+
+class _KeySettingsInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(ALL_SCOPES)),
+        allow_empty=False,
+        max_length=len(ALL_SCOPES),
+    )
+    allowed_ips = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        max_length=MAX_ALLOWED_IPS,
+        help_text="CIDR ranges, IPv4 or IPv6. Empty: any address.",
+    )
+    max_tokens_per_request = _limit()
+    requests_per_minute = _limit()
+    tokens_per_minute = _limit()
+    monthly_token_budget = _limit(BUDGET_MAX, "Tokens per calendar month (UTC).")
+
+
+class ApiKeyCreateInputSerializer(_KeySettingsInput):
+    environment = serializers.ChoiceField(choices=Environment.choices)
+    expires_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="Optional; capped by the workspace's maximum key lifetime.",
+    )
+
+
+class ApiKeyUpdateInputSerializer(_KeySettingsInput):
+    """PATCH: every field optional; send only what changes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+
+class ApiKeyRotateInputSerializer(serializers.Serializer):
+    grace = serializers.ChoiceField(
+        choices=list(GRACE_PERIODS),
+        help_text="How long the old secret keeps working: none, 1h, 24h or 7d.",
+    )
+
+
+class ApiKeyLeakReportInputSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=200, trim_whitespace=True)
+    source = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+class ApiKeyLeakReportOutputSerializer(serializers.Serializer):
+    status = serializers.CharField()
+
+
+class ApiKeyCreatorSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+
+
+class ApiKeyOutputSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id", help_text="The key's public id.")
+    name = serializers.CharField()
+    environment = serializers.CharField()
+    display = serializers.CharField(help_text="Prefix, public id and last four characters.")
+    status = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    created_by = ApiKeyCreatorSerializer(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    revoked_reason = serializers.CharField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    last_used_ip = serializers.CharField(allow_null=True)
+    unused = serializers.BooleanField(source="is_unused", help_text="Unused for 90 days.")
+    rotated_at = serializers.DateTimeField(allow_null=True)
+    previous_secret_expires_at = serializers.DateTimeField(allow_null=True)
+    previous_secret_last_used_at = serializers.DateTimeField(allow_null=True)
+    allowed_ips = serializers.ListField(child=serializers.CharField())
+    max_tokens_per_request = serializers.IntegerField(allow_null=True)
+    requests_per_minute = serializers.IntegerField(allow_null=True)
+    tokens_per_minute = serializers.IntegerField(allow_null=True)
+    monthly_token_budget = serializers.IntegerField(allow_null=True)
+
+
+class ApiKeyWithSecretOutputSerializer(ApiKeyOutputSerializer):
+    key = serializers.CharField(help_text="The full key. Shown only in this response.")

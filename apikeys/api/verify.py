@@ -1,0 +1,99 @@
+"""`POST /api/v1/keys/verify`: the gateway asks whether a key may make a request.
+
+A plain Django view on purpose: it is called on every model request, so it skips DRF's
+request wrapping, content negotiation, authentication classes and serializers and
+does only what verify needs (gateway token, a small JSON body, `verification.verify`).
+
+Request: `{"key": "...", "required_scope": "inference", "client_ip": "203.0.113.7",
+"max_tokens": 1024, "estimated_tokens": 1500}` (all but `key` optional).
+Answer 200 with `verification.VerifyResult.as_dict()` for every verdict; 400 for a
+body that is not such an object; 401 for a missing or wrong gateway token.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from apikeys.gateway_auth import gateway_token_from_header, gateway_token_is_valid
+from apikeys.scopes import ALL_SCOPES
+from apikeys.verification import verify
+
+MAX_BODY_BYTES = 4096
+MAX_TOKENS_CEILING = 2**31 - 1
+_JSON = "application/json"
+
+
+def _error(status: int, code: str, message: str, fields: dict | None = None) -> HttpResponse:
+    body = {"error": {"code": code, "message": message}}
+    if fields:
+        body["error"]["fields"] = fields
+    response = HttpResponse(json.dumps(body), status=status, content_type=_JSON)
+    response["Cache-Control"] = "no-store"
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="gateway"'
+    return response
+
+
+def _int_or_none(data: dict, name: str, errors: dict, *, default=None):
+    value = data.get(name, default)
+    if value is None:
+        return default
+    if type(value) is not int or not 0 <= value <= MAX_TOKENS_CEILING:
+        errors[name] = [f"A whole number between 0 and {MAX_TOKENS_CEILING}."]
+        return default
+    return value
+
+
+@csrf_exempt
+def verify_endpoint(request):
+    """Answer the gateway's question about one key."""
+    if request.method != "POST":
+        response = _error(405, "method_not_allowed", "Use POST.")
+        response["Allow"] = "POST"
+        return response
+    token = gateway_token_from_header(request.META.get("HTTP_AUTHORIZATION"))
+    if token is None or not gateway_token_is_valid(token):
+        return _error(401, "not_authenticated", "A valid gateway token is required.")
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        return _error(413, "too_large", f"At most {MAX_BODY_BYTES} bytes.")
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "invalid", "The body must be a JSON object.")
+    if not isinstance(data, dict):
+        return _error(400, "invalid", "The body must be a JSON object.")
+
+    errors: dict = {}
+    key = data.get("key")
+    if not isinstance(key, str) or not key:
+        errors["key"] = ["This field is required."]
+    scope = data.get("required_scope")
+    if scope is not None and scope not in ALL_SCOPES:
+        errors["required_scope"] = ["Unknown scope."]
+    client_ip = data.get("client_ip")
+    if client_ip is not None and (not isinstance(client_ip, str) or len(client_ip) > 64):
+        errors["client_ip"] = ["An IP address."]
+    max_tokens = _int_or_none(data, "max_tokens", errors)
+    estimated = _int_or_none(data, "estimated_tokens", errors, default=0)
+    if errors:
+        return _error(400, "invalid", "The request is not valid.", errors)
+
+    result = verify(
+        key,
+        required_scope=scope,
+        client_ip=client_ip,
+        max_tokens=max_tokens,
+        estimated_tokens=estimated,
+    )
+    response = HttpResponse(json.dumps(result.as_dict(), separators=(",", ":")), content_type=_JSON)
+    response["Cache-Control"] = "no-store"
+    if result.retry_after is not None:
+        response["Retry-After"] = str(result.retry_after)
+    return response

@@ -1,0 +1,214 @@
+"""REST endpoints for a workspace's API keys, and the public leaked-key report.
+
+Each endpoint resolves the workspace (and key) through the selectors, so missing and
+forbidden answer the same 404; writes go through the services. Management keys may
+call these endpoints within their `keys.read` / `keys.write` scopes (see `auth`).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import Perm
+from accounts.selectors import workspace_get_for_user
+from apikeys import selectors, services, verification
+from apikeys.api import serializers as s
+from apikeys.models import Environment
+from console.api import Pagination
+
+KEY_SCOPES_READ_WRITE = {
+    "GET": "keys.read",
+    "POST": "keys.write",
+    "PATCH": "keys.write",
+    "DELETE": "keys.write",
+}
+NO_STORE = "no-store"
+
+
+def _error_responses(*codes: int) -> dict:
+    descriptions = {
+        400: "The input is not valid.",
+        403: "A rule or the key's scopes refused.",
+        404: "Missing, or not yours to see.",
+        409: "Conflicts with the key's state.",
+    }
+    return {code: OpenApiResponse(description=descriptions[code]) for code in codes}
+
+
+class _KeysView(APIView):
+    key_scopes = KEY_SCOPES_READ_WRITE
+
+    def parse(self, serializer_class, data, **kwargs):
+        serializer = serializer_class(data=data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def key(self, *, manage: bool):
+        return selectors.api_key_get_for_user(
+            user=self.request.user,
+            workspace_id=self.kwargs["workspace_id"],
+            public_id=self.kwargs["key_id"],
+            manage=manage,
+        )
+
+
+def _with_secret(api_key, full_key: str, status_code: int) -> Response:
+    data = s.ApiKeyOutputSerializer(api_key).data
+    data["key"] = full_key
+    response = Response(data, status=status_code)
+    response["Cache-Control"] = NO_STORE
+    response["Pragma"] = "no-cache"
+    return response
+
+
+class ApiKeyListView(_KeysView):
+    @extend_schema(
+        operation_id="api_keys_list",
+        parameters=[
+            OpenApiParameter("environment", OpenApiTypes.STR, enum=Environment.values),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=list(selectors.STATUSES)),
+            OpenApiParameter("sort", OpenApiTypes.STR, enum=list(selectors.SORTS)),
+        ],
+        responses={200: s.ApiKeyOutputSerializer(many=True), **_error_responses(404)},
+    )
+    def get(self, request, workspace_id):
+        workspace = workspace_get_for_user(
+            user=request.user, workspace_id=workspace_id, permission=Perm.KEYS_VIEW
+        )
+        environment = request.query_params.get("environment", "")
+        status_filter = request.query_params.get("status", "")
+        keys = selectors.api_keys_for_workspace(
+            workspace=workspace,
+            environment=environment if environment in Environment.values else "",
+            status=status_filter if status_filter in selectors.STATUSES else "",
+            sort=request.query_params.get("sort", ""),
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(keys, request, view=self)
+        return paginator.get_paginated_response(s.ApiKeyOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="api_keys_create",
+        request=s.ApiKeyCreateInputSerializer,
+        responses={201: s.ApiKeyWithSecretOutputSerializer, **_error_responses(400, 403, 404)},
+        description="Create a key. The response holds the full key, shown only this once.",
+    )
+    def post(self, request, workspace_id):
+        workspace = workspace_get_for_user(
+            user=request.user, workspace_id=workspace_id, permission=Perm.KEYS_VIEW
+        )
+        data = self.parse(s.ApiKeyCreateInputSerializer, request.data)
+        api_key, full_key = services.api_key_create(workspace=workspace, actor=request.user, **data)
+        return _with_secret(api_key, full_key, status.HTTP_201_CREATED)
+
+
+class ApiKeyDetailView(_KeysView):
+    @extend_schema(
+        operation_id="api_keys_retrieve",
+        responses={200: s.ApiKeyOutputSerializer, **_error_responses(404)},
+    )
+    def get(self, request, workspace_id, key_id):
+        _workspace, api_key = self.key(manage=False)
+        return Response(s.ApiKeyOutputSerializer(api_key).data)
+
+    @extend_schema(
+        operation_id="api_keys_partial_update",
+        request=s.ApiKeyUpdateInputSerializer,
+        responses={200: s.ApiKeyOutputSerializer, **_error_responses(400, 404)},
+    )
+    def patch(self, request, workspace_id, key_id):
+        _workspace, api_key = self.key(manage=True)
+        data = self.parse(s.ApiKeyUpdateInputSerializer, request.data)
+        api_key = services.api_key_update(api_key=api_key, actor=request.user, **data)
+        return Response(s.ApiKeyOutputSerializer(api_key).data)
+
+    @extend_schema(
+        operation_id="api_keys_destroy",
+        request=None,
+        responses={204: None, **_error_responses(404)},
+        description="Revoke the key and hide it; the audit log keeps it.",
+    )
+    def delete(self, request, workspace_id, key_id):
+        _workspace, api_key = self.key(manage=True)
+        services.api_key_delete(api_key=api_key, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiKeyRotateView(_KeysView):
+    @extend_schema(
+        operation_id="api_keys_rotate",
+        request=s.ApiKeyRotateInputSerializer,
+        responses={200: s.ApiKeyWithSecretOutputSerializer, **_error_responses(400, 404, 409)},
+        description="Issue a new secret; the old one works for the chosen grace period.",
+    )
+    def post(self, request, workspace_id, key_id):
+        _workspace, api_key = self.key(manage=True)
+        data = self.parse(s.ApiKeyRotateInputSerializer, request.data)
+        api_key, full_key = services.api_key_rotate(
+            api_key=api_key, actor=request.user, grace=data["grace"]
+        )
+        return _with_secret(api_key, full_key, status.HTTP_200_OK)
+
+
+class ApiKeyRevokeView(_KeysView):
+    @extend_schema(
+        operation_id="api_keys_revoke",
+        request=None,
+        responses={200: s.ApiKeyOutputSerializer, **_error_responses(404)},
+        description="Revoke at once: the next verify fails.",
+    )
+    def post(self, request, workspace_id, key_id):
+        _workspace, api_key = self.key(manage=True)
+        api_key = services.api_key_revoke(api_key=api_key, actor=request.user)
+        return Response(s.ApiKeyOutputSerializer(api_key).data)
+
+
+LEAK_REPORTS_PER_MINUTE = 30
+
+
+class ApiKeyLeakReportView(APIView):
+    """Public: secret scanners report keys found in public places."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="api_keys_report_leak",
+        request=s.ApiKeyLeakReportInputSerializer,
+        responses={202: s.ApiKeyLeakReportOutputSerializer, 400: None, 429: None},
+        auth=[],
+        description=(
+            "Report a key found in public. A valid key is revoked at once and its "
+            "workspace owners are told; the answer is the same whatever the key was."
+        ),
+    )
+    def post(self, request):
+        if not _leak_report_allowed(request.META.get("REMOTE_ADDR") or "unknown"):
+            from rest_framework.exceptions import Throttled
+
+            raise Throttled(wait=60)
+        serializer = s.ApiKeyLeakReportInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            services.api_key_report_leaked(
+                key=serializer.validated_data["key"],
+                source=serializer.validated_data.get("source", ""),
+            )
+        return Response({"status": "received"}, status=status.HTTP_202_ACCEPTED)
+
+
+def _leak_report_allowed(ip: str) -> bool:
+    """Count reports per client IP per minute in Redis (atomic INCR)."""
+    client = verification.redis_client()
+    key = f"{verification.key_prefix()}leak:{ip}"
+    pipe = client.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, 60, nx=True)
+    count, _ = pipe.execute()
+    return int(count) <= LEAK_REPORTS_PER_MINUTE
