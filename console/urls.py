@@ -9,6 +9,7 @@ from console import health
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("apikeys.api.usage")),
+    path("", include("apikeys.api.urls")),
 ]
 
 urlpatterns = [
@@ -20,4 +21,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("accounts.urls")),
     path("", include("apikeys.usage_urls")),
+    path("", include("apikeys.urls")),
 ]

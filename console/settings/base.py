@@ -198,11 +198,15 @@ CELERY_IMPORTS = ["apikeys.tasks_usage"]
 CELERY_BEAT_SCHEDULE = {
     # Yesterday as well as today: the gateway reports the last minutes of a day late.
     "usage-rollup-recent": {"task": "apikeys.usage_rollup_recent", "schedule": 300.0},
+    "api-key-last-used-flush": {"task": "apikeys.last_used_flush", "schedule": 60.0},
+    "api-key-expiry-notices": {"task": "apikeys.expiry_notices_send", "schedule": 3600.0},
 }
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        # Management API keys (Bearer cnsl_...), confined to endpoints declaring key_scopes.
+        "apikeys.api.auth.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
