@@ -200,6 +200,8 @@ CELERY_BEAT_SCHEDULE = {
     "usage-rollup-recent": {"task": "apikeys.usage_rollup_recent", "schedule": 300.0},
     "api-key-last-used-flush": {"task": "apikeys.last_used_flush", "schedule": 60.0},
     "api-key-expiry-notices": {"task": "apikeys.expiry_notices_send", "schedule": 3600.0},
+    "deletion-sweep": {"task": "privacy.deletion_sweep", "schedule": 60.0},
+    "retention-daily": {"task": "privacy.retention_run", "schedule": 86400.0},
 }
 
 REST_FRAMEWORK = {
@@ -260,6 +262,19 @@ PRIVACY_STAFF_EMAILS = env.list("PRIVACY_STAFF_EMAILS", default=[])
 # Workspaces and invitations.
 INVITATION_TTL_DAYS = 7
 WORKSPACE_USAGE_RETENTION_DEFAULT_DAYS = 30
+
+# Account and workspace deletion (privacy/deletion.py).
+ACCOUNT_DELETION_GRACE_DAYS = env.int("ACCOUNT_DELETION_GRACE_DAYS", default=30)
+WORKSPACE_DELETION_GRACE_DAYS = env.int("WORKSPACE_DELETION_GRACE_DAYS", default=30)
+DELETION_BATCH_SIZE = env.int("DELETION_BATCH_SIZE", default=10_000)
+DELETION_TIME_BUDGET_SECONDS = env.float("DELETION_TIME_BUDGET_SECONDS", default=60.0)
+# A claim whose heartbeat is older than this is taken to belong to a dead worker.
+DELETION_CLAIM_STALE_SECONDS = env.int("DELETION_CLAIM_STALE_SECONDS", default=300)
+# Fault tests only: a pause between batches so a deletion can be caught half-way.
+DELETION_BATCH_PAUSE_SECONDS = env.float("DELETION_BATCH_PAUSE_SECONDS", default=0.0)
+# Retention (privacy/retention.py): {"app.Model": {"days": n}} overrides the defaults.
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=10_000)
+RETENTION_OVERRIDES: dict = {}
 
 LOGGING = {
     "version": 1,
