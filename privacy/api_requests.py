@@ -1,0 +1,83 @@
+"""REST endpoints for privacy requests (session auth; the requester's own only)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from accounts.errors import NotFound
+from privacy.deadlines import Jurisdiction
+from privacy.models import PrivacyRequest
+from privacy.models.requests import RequestType
+from privacy.requests import privacy_request_cancel, privacy_request_submit
+
+
+class PrivacyRequestInputSerializer(serializers.Serializer):
+    request_type = serializers.ChoiceField(choices=RequestType.choices)
+    jurisdiction = serializers.ChoiceField(choices=Jurisdiction.choices)
+    details = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class PrivacyRequestOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    request_type = serializers.CharField()
+    jurisdiction = serializers.CharField()
+    status = serializers.CharField()
+    received_at = serializers.DateTimeField(allow_null=True)
+    acknowledge_by = serializers.DateField(allow_null=True)
+    due_date = serializers.DateField(allow_null=True)
+    extended_due_date = serializers.DateField(allow_null=True)
+    extension_reason = serializers.CharField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    resolution = serializers.CharField()
+    is_overdue = serializers.BooleanField()
+    export_id = serializers.UUIDField(allow_null=True)
+
+
+def _own(request, request_id) -> PrivacyRequest:
+    found = PrivacyRequest.objects.for_user(request.user).filter(pk=request_id).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+class PrivacyRequestListView(GenericAPIView):
+    serializer_class = PrivacyRequestOutputSerializer
+
+    def get_queryset(self):
+        return PrivacyRequest.objects.for_user(self.request.user).order_by("-submitted_at")
+
+    @extend_schema(responses=PrivacyRequestOutputSerializer(many=True))
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(PrivacyRequestOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=PrivacyRequestInputSerializer, responses={201: PrivacyRequestOutputSerializer}
+    )
+    def post(self, request):
+        """Submit a request. Session sign-in counts as identity verification."""
+        data = PrivacyRequestInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        created = privacy_request_submit(user=request.user, **data.validated_data)
+        created.refresh_from_db()
+        return Response(
+            PrivacyRequestOutputSerializer(created).data, status=status.HTTP_201_CREATED
+        )
+
+
+class PrivacyRequestDetailView(GenericAPIView):
+    serializer_class = PrivacyRequestOutputSerializer
+
+    @extend_schema(responses=PrivacyRequestOutputSerializer)
+    def get(self, request, request_id):
+        return Response(PrivacyRequestOutputSerializer(_own(request, request_id)).data)
+
+
+class PrivacyRequestCancelView(GenericAPIView):
+    serializer_class = PrivacyRequestOutputSerializer
+
+    @extend_schema(request=None, responses=PrivacyRequestOutputSerializer)
+    def post(self, request, request_id):
+        cancelled = privacy_request_cancel(request=_own(request, request_id), user=request.user)
+        return Response(PrivacyRequestOutputSerializer(cancelled).data)
