@@ -9,6 +9,7 @@ from console import health
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("privacy.api_urls_requests")),
+    path("", include("privacy.api.urls")),
     path("", include("apikeys.api.usage")),
     path("", include("apikeys.api.urls")),
 ]
@@ -22,6 +23,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("accounts.urls")),
     path("", include("privacy.urls_requests")),
+    path("", include("privacy.urls")),
     path("", include("apikeys.usage_urls")),
     path("", include("apikeys.urls")),
 ]

@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "accounts.middleware.RequestContextMiddleware",
+    "privacy.middleware.ConsentMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -69,6 +70,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.workspace_nav",
+                "privacy.context_processors.privacy",
             ],
         },
     },
@@ -202,6 +204,10 @@ CELERY_BEAT_SCHEDULE = {
     "api-key-expiry-notices": {"task": "apikeys.expiry_notices_send", "schedule": 3600.0},
     "deletion-sweep": {"task": "privacy.deletion_sweep", "schedule": 60.0},
     "retention-daily": {"task": "privacy.retention_run", "schedule": 86400.0},
+    "policy-notices-dispatch": {
+        "task": "privacy.tasks.policy_notices_dispatch",
+        "schedule": 3600.0,
+    },
 }
 
 REST_FRAMEWORK = {
@@ -275,6 +281,12 @@ DELETION_BATCH_PAUSE_SECONDS = env.float("DELETION_BATCH_PAUSE_SECONDS", default
 # Retention (privacy/retention.py): {"app.Model": {"days": n}} overrides the defaults.
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=10_000)
 RETENTION_OVERRIDES: dict = {}
+
+# Cookie consent and policy notices.
+CONSENT_IP_HASH_SALT = env("CONSENT_IP_HASH_SALT", default="")
+CONSENT_COOKIE_MAX_AGE_DAYS = env.int("CONSENT_COOKIE_MAX_AGE_DAYS", default=180)
+POLICY_NOTICE_DAYS = env.int("POLICY_NOTICE_DAYS", default=30)
+POLICY_NOTICE_BATCH_SIZE = env.int("POLICY_NOTICE_BATCH_SIZE", default=500)
 
 LOGGING = {
     "version": 1,
