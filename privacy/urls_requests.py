@@ -2,9 +2,15 @@
 
 from django.urls import path
 
+from privacy import views_exports
 from privacy import views_requests as views
 
 urlpatterns = [
+    path(
+        "privacy/exports/<str:token>/download/",
+        views_exports.export_download,
+        name="privacy_export_download",
+    ),
     path("privacy/requests/", views.request_list, name="privacy_request_list"),
     path("privacy/requests/new/", views.request_create, name="privacy_request_create"),
     path("privacy/requests/public/", views.public_request_create, name="privacy_request_public"),

@@ -259,6 +259,9 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 
+# Data exports: how long the download link and the file live.
+EXPORT_TTL_DAYS = env.int("EXPORT_TTL_DAYS", default=7)
+
 # Privacy requests.
 PRIVACY_REQUEST_CONFIRMATION_HOURS = env.int("PRIVACY_REQUEST_CONFIRMATION_HOURS", default=24)
 PRIVACY_REQUEST_DUE_SOON_DAYS = env.int("PRIVACY_REQUEST_DUE_SOON_DAYS", default=5)

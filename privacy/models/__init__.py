@@ -2,6 +2,7 @@
 
 from privacy.models.consent import ConsentRecord
 from privacy.models.deletion import DeletionRequest
+from privacy.models.export import DataExport, ExportStatus
 from privacy.models.policy import PolicyAcceptance, PolicyNotice, PolicyVersion
 from privacy.models.requests import PrivacyRequest, PrivacyRequestNote
 from privacy.models.retention import RetentionRun
@@ -9,7 +10,9 @@ from privacy.models.settings import PrivacySettings
 
 __all__ = [
     "ConsentRecord",
+    "DataExport",
     "DeletionRequest",
+    "ExportStatus",
     "PolicyAcceptance",
     "PolicyNotice",
     "PolicyVersion",

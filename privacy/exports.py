@@ -1,0 +1,627 @@
+"""Personal data exports: access, portability and the CCPA right to know.
+
+A Celery job claims the export row, streams each dataset of the person in batches from
+a server-side cursor into a ZIP on disk (JSON for everything, CSV as well for tables),
+records progress the request page polls, and offers a signed, owner-only download
+that expires after EXPORT_TTL_DAYS, when the file is deleted.
+
+Every model is either exported (DATASETS) or listed in EXCLUDED with a reason; a test
+fails when a new model is neither.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from uuid import UUID
+
+from django.apps import apps
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.audit import audit_record
+from accounts.emails import email_enqueue
+from accounts.errors import Conflict, NotFound
+from privacy.models import DataExport, ExportStatus
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 5000
+STALE_AFTER = timedelta(minutes=10)
+_SIGNER_SALT = "privacy.export.download"
+
+
+# ---------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One file (or pair of files) in the export."""
+
+    name: str
+    model: str
+    description: str
+    fields: tuple[str, ...]
+    rows: Callable[..., QuerySet]
+    table: bool = True  # also written as CSV
+
+
+def _model(label: str):
+    return apps.get_model(label)
+
+
+def _user_keys(user):
+    return _model("apikeys.ApiKey").objects.filter(created_by=user)
+
+
+DATASETS: tuple[Dataset, ...] = (
+    Dataset(
+        "profile",
+        "accounts.User",
+        "Your account: email, name, when you joined and your communication preferences.",
+        (
+            "id",
+            "email",
+            "name",
+            "date_joined",
+            "last_login",
+            "age_confirmed_at",
+            "marketing_emails",
+        ),
+        lambda user: _model("accounts.User").objects.filter(pk=user.pk),
+        table=False,
+    ),
+    Dataset(
+        "email_addresses",
+        "account.EmailAddress",
+        "Email addresses on your account and whether each is verified.",
+        ("email", "verified", "primary"),
+        lambda user: _model("account.EmailAddress").objects.filter(user=user),
+    ),
+    Dataset(
+        "privacy_settings",
+        "privacy.PrivacySettings",
+        "Your privacy choices: training opt-out, do not sell or share, restriction.",
+        ("training_opt_out", "do_not_sell_or_share", "processing_restricted", "updated_at"),
+        lambda user: _model("privacy.PrivacySettings").objects.filter(user=user),
+        table=False,
+    ),
+    Dataset(
+        "workspaces",
+        "accounts.Workspace",
+        "Workspaces you belong to, with their data-handling settings.",
+        (
+            "id",
+            "name",
+            "is_personal",
+            "created_at",
+            "usage_retention_days",
+            "zero_data_retention",
+            "training_opt_out",
+        ),
+        lambda user: _model("accounts.Workspace").objects.filter(memberships__user=user),
+    ),
+    Dataset(
+        "memberships",
+        "accounts.Membership",
+        "Your role in each workspace and when you joined it.",
+        ("workspace_id", "role", "created_at"),
+        lambda user: _model("accounts.Membership").objects.filter(user=user),
+    ),
+    Dataset(
+        "invitations",
+        "accounts.Invitation",
+        "Invitations you sent or received (never their secret tokens).",
+        ("workspace_id", "email", "role", "created_at", "expires_at", "accepted_at", "revoked_at"),
+        lambda user: _model("accounts.Invitation").objects.filter(
+            Q(invited_by=user) | Q(email__iexact=user.email) | Q(accepted_by=user)
+        ),
+    ),
+    Dataset(
+        "api_keys",
+        "apikeys.ApiKey",
+        "API keys you created: metadata only, never secrets or their hashes.",
+        (
+            "public_id",
+            "workspace_id",
+            "name",
+            "environment",
+            "scopes",
+            "last_four",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "deleted_at",
+            "last_used_at",
+            "last_used_ip",
+            "allowed_ips",
+            "max_tokens_per_request",
+            "requests_per_minute",
+            "tokens_per_minute",
+            "monthly_token_budget",
+        ),
+        _user_keys,
+    ),
+    Dataset(
+        "usage_records",
+        "apikeys.UsageRecord",
+        "Requests made with your API keys: time, model, tokens, status, latency, "
+        "moderation outcome and client IP (absent under zero data retention). No prompts.",
+        (
+            "request_id",
+            "api_key_id",
+            "occurred_at",
+            "model",
+            "input_tokens",
+            "output_tokens",
+            "status",
+            "latency_ms",
+            "moderation",
+            "client_ip",
+        ),
+        lambda user: _model("apikeys.UsageRecord").objects.filter(
+            api_key__in=_user_keys(user).values("pk")
+        ),
+    ),
+    Dataset(
+        "usage_daily",
+        "apikeys.UsageDailyRollup",
+        "Daily totals for your API keys.",
+        ("day", "api_key_id", "model", "requests", "input_tokens", "output_tokens", "flagged"),
+        lambda user: _model("apikeys.UsageDailyRollup").objects.filter(
+            api_key__in=_user_keys(user).values("pk")
+        ),
+    ),
+    Dataset(
+        "consent_records",
+        "privacy.ConsentRecord",
+        "Every cookie consent decision linked to you, with the policy version and method.",
+        (
+            "visitor_id",
+            "preferences",
+            "analytics",
+            "marketing",
+            "banner_version",
+            "method",
+            "gpc",
+            "created_at",
+            "user_agent",
+        ),
+        lambda user: _model("privacy.ConsentRecord").objects.filter(user=user),
+    ),
+    Dataset(
+        "policy_acceptances",
+        "privacy.PolicyAcceptance",
+        "Policy versions you accepted or acknowledged, and when.",
+        ("policy_version_id", "source", "accepted_at"),
+        lambda user: _model("privacy.PolicyAcceptance").objects.filter(user=user),
+    ),
+    Dataset(
+        "policy_notices",
+        "privacy.PolicyNotice",
+        "Advance notices of policy changes we emailed you.",
+        ("policy_version_id", "sent_at"),
+        lambda user: _model("privacy.PolicyNotice").objects.filter(user=user),
+    ),
+    Dataset(
+        "privacy_requests",
+        "privacy.PrivacyRequest",
+        "Your privacy requests, their statuses and deadlines.",
+        (
+            "id",
+            "request_type",
+            "jurisdiction",
+            "status",
+            "details",
+            "received_at",
+            "due_date",
+            "extended_due_date",
+            "extension_reason",
+            "closed_at",
+            "resolution",
+        ),
+        lambda user: _model("privacy.PrivacyRequest").objects.filter(user=user),
+    ),
+    Dataset(
+        "data_exports",
+        "privacy.DataExport",
+        "Exports of your data, including this one.",
+        ("id", "status", "created_at", "finished_at", "expires_at", "downloaded_at"),
+        lambda user: _model("privacy.DataExport").objects.filter(user=user),
+    ),
+    Dataset(
+        "deletion_requests",
+        "privacy.DeletionRequest",
+        "Deletion requests for your account or workspaces.",
+        ("id", "kind", "status", "requested_at", "scheduled_for"),
+        lambda user: _model("privacy.DeletionRequest").objects.filter(requested_by=user),
+    ),
+    Dataset(
+        "audit_events",
+        "accounts.AuditEvent",
+        "Security and audit events you performed or that concern your account.",
+        (
+            "occurred_at",
+            "action",
+            "workspace_id",
+            "target_type",
+            "target_id",
+            "metadata",
+            "ip_address",
+            "user_agent",
+        ),
+        lambda user: _model("accounts.AuditEvent").objects.filter(
+            Q(actor_id=user.pk) | Q(subject_user_id=user.pk)
+        ),
+    ),
+    Dataset(
+        "sessions",
+        "usersessions.UserSession",
+        "Your sign-in sessions: when, from which IP and browser.",
+        ("created_at", "last_seen_at", "ip", "user_agent"),
+        lambda user: _model("usersessions.UserSession").objects.filter(user=user),
+    ),
+    Dataset(
+        "mfa_authenticators",
+        "mfa.Authenticator",
+        "Your multi-factor authenticators: type and dates only, never their secrets.",
+        ("type", "created_at", "last_used_at"),
+        lambda user: _model("mfa.Authenticator").objects.filter(user=user),
+    ),
+)
+
+EXCLUDED: dict[str, str] = {
+    "accounts.Invitation.token": "secret tokens are never exported",
+    "privacy.PrivacyRequestNote": "internal staff notes about handling a request",
+    "privacy.PolicyVersion": "public documents, the same for everyone (see the policy pages)",
+    "privacy.RetentionRun": "records of system jobs; no personal data",
+    "admin.LogEntry": "staff actions in the admin; covered by audit events about you",
+    "auth.Permission": "system configuration; no personal data",
+    "auth.Group": "system configuration; no personal data",
+    "contenttypes.ContentType": "system configuration; no personal data",
+    "sessions.Session": "opaque session storage; your sessions are in sessions.json",
+    "account.EmailConfirmation": "short-lived verification tokens (secrets)",
+    "django_celery_beat.PeriodicTask": "system job schedules; no personal data",
+    "django_celery_beat.PeriodicTasks": "system job schedules; no personal data",
+    "django_celery_beat.IntervalSchedule": "system job schedules; no personal data",
+    "django_celery_beat.CrontabSchedule": "system job schedules; no personal data",
+    "django_celery_beat.SolarSchedule": "system job schedules; no personal data",
+    "django_celery_beat.ClockedSchedule": "system job schedules; no personal data",
+}
+
+
+def registry_labels() -> set[str]:
+    return {d.model for d in DATASETS} | {label for label in EXCLUDED if label.count(".") == 1}
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _export_dir() -> Path:
+    folder = Path(settings.MEDIA_ROOT) / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _plain(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    return value
+
+
+def _csv_cell(value):
+    value = _plain(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return "" if value is None else value
+
+
+def _batches(queryset: QuerySet, fields: tuple[str, ...]) -> Iterator[list[tuple]]:
+    """Yield rows in batches from a server-side cursor; memory stays bounded."""
+    batch: list[tuple] = []
+    for row in queryset.order_by().values_list(*fields).iterator(chunk_size=BATCH_SIZE):
+        batch.append(row)
+        if len(batch) >= BATCH_SIZE:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _readme() -> str:
+    lines = [
+        "Your Console data export",
+        "========================",
+        "",
+        "Each dataset is a JSON file (an array of objects). Tables are also given as CSV",
+        "files with a header row. Times are in UTC (ISO 8601). Secrets such as passwords,",
+        "API key secrets and their hashes, and MFA secrets are never included.",
+        "",
+        "Files:",
+    ]
+    for dataset in DATASETS:
+        files = f"{dataset.name}.json" + (f", {dataset.name}.csv" if dataset.table else "")
+        lines.append(f"- {files}: {dataset.description}")
+    lines += [
+        "",
+        "Not included, and why:",
+        *(f"- {label}: {reason}" for label, reason in sorted(EXCLUDED.items())),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+class _Progress:
+    """Write progress and heartbeat to the export row every few batches."""
+
+    def __init__(self, export: DataExport):
+        self.export = export
+        self.done = 0
+        self._since = 0
+
+    def add(self, rows: int) -> None:
+        self.done += rows
+        self._since += rows
+        if self._since >= BATCH_SIZE * 10:
+            self.flush()
+
+    def flush(self) -> None:
+        self._since = 0
+        DataExport.objects.filter(pk=self.export.pk).update(
+            rows_done=self.done, heartbeat_at=timezone.now()
+        )
+
+
+def _write_dataset(zf: zipfile.ZipFile, dataset: Dataset, user, progress: _Progress) -> int:
+    queryset = dataset.rows(user)
+    fields = dataset.fields
+    count = 0
+    with tempfile.TemporaryFile("w+b") as json_tmp:
+        json_text = io.TextIOWrapper(json_tmp, encoding="utf-8", newline="\n")
+        json_text.write("[")
+        csv_handle = zf.open(f"{dataset.name}.csv", "w") if dataset.table else None
+        csv_text = (
+            io.TextIOWrapper(csv_handle, encoding="utf-8", newline="") if csv_handle else None
+        )
+        writer = csv.writer(csv_text) if csv_text else None
+        if writer:
+            writer.writerow(fields)
+        for batch in _batches(queryset, fields):
+            objects = [dict(zip(fields, map(_plain, row), strict=True)) for row in batch]
+            chunk = json.dumps(objects, ensure_ascii=False, default=str)[1:-1]
+            if count and chunk:
+                json_text.write(",")
+            json_text.write(chunk)
+            if writer:
+                writer.writerows([[_csv_cell(v) for v in row] for row in batch])
+            count += len(batch)
+            progress.add(len(batch))
+        if csv_text:
+            csv_text.close()
+        json_text.write("]")
+        json_text.flush()
+        json_tmp.seek(0)
+        with zf.open(f"{dataset.name}.json", "w") as entry:
+            while block := json_tmp.read(1 << 20):
+                entry.write(block)
+        json_text.detach()
+    return count
+
+
+def export_build_file(*, export: DataExport) -> Path:
+    """Write the ZIP for `export` and return its path (overwrites a partial one)."""
+    user = export.user
+    path = _export_dir() / f"{export.pk}.zip"
+    partial = path.with_suffix(".zip.partial")
+    progress = _Progress(export)
+    counts: dict[str, int] = {}
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("README.txt", _readme())
+        for dataset in DATASETS:
+            counts[dataset.name] = _write_dataset(zf, dataset, user, progress)
+        zf.writestr(
+            "manifest.json",
+            json.dumps(
+                {
+                    "export_id": str(export.pk),
+                    "created_at": timezone.now().isoformat(),
+                    "user_id": user.pk,
+                    "rows": counts,
+                },
+                indent=2,
+            ),
+        )
+    progress.flush()
+    os.replace(partial, path)
+    return path
+
+
+# ---------------------------------------------------------------------------- services
+
+
+@transaction.atomic
+def export_request(*, user, privacy_request=None) -> DataExport:
+    """Create an export for `user` and queue its job on commit."""
+    from privacy.tasks_export import run_export
+
+    running = DataExport.objects.filter(
+        user=user, status__in=(ExportStatus.PENDING, ExportStatus.RUNNING)
+    ).first()
+    if running is not None:
+        return running
+    export = DataExport.objects.create(
+        user=user, privacy_request_id=getattr(privacy_request, "pk", None)
+    )
+    audit_record(action="privacy.export_requested", actor=user, target=export)
+    transaction.on_commit(lambda: run_export.delay(str(export.pk)))
+    return export
+
+
+def export_start_for_request(*, request, actor) -> bool:
+    """Automation for access, portability and right-to-know requests."""
+    from privacy.models import PrivacyRequest
+
+    export = export_request(user=request.user, privacy_request=request)
+    PrivacyRequest.objects.filter(pk=request.pk).update(export_id=export.pk)
+    request.export_id = export.pk
+    return False  # the request completes when the export is ready
+
+
+def export_claim(*, export_id) -> DataExport | None:
+    """Claim a pending export, or one whose worker stopped sending heartbeats."""
+    now = timezone.now()
+    claimed = DataExport.objects.filter(
+        Q(status=ExportStatus.PENDING)
+        | Q(status=ExportStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER),
+        pk=export_id,
+    ).update(
+        status=ExportStatus.RUNNING,
+        claimed_at=now,
+        heartbeat_at=now,
+        rows_done=0,
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        return None
+    return DataExport.objects.select_related("user").get(pk=export_id)
+
+
+def export_run(*, export_id) -> DataExport | None:
+    """Build the export if it can be claimed; harmless to run twice."""
+    export = export_claim(export_id=export_id)
+    if export is None:
+        return None
+    total = sum(dataset.rows(export.user).count() for dataset in DATASETS)
+    DataExport.objects.filter(pk=export.pk).update(rows_total=total)
+    try:
+        path = export_build_file(export=export)
+    except Exception as exc:
+        DataExport.objects.filter(pk=export.pk).update(
+            status=ExportStatus.FAILED, error=exc.__class__.__name__[:200]
+        )
+        logger.exception("Export %s failed", export.pk)
+        raise
+    return _export_finish(export=export, path=path)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@transaction.atomic
+def _export_finish(*, export: DataExport, path: Path) -> DataExport:
+    now = timezone.now()
+    updated = DataExport.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
+        status=ExportStatus.READY,
+        finished_at=now,
+        expires_at=now + timedelta(days=settings.EXPORT_TTL_DAYS),
+        file_name=path.name,
+        file_size=path.stat().st_size,
+        sha256=_sha256(path),
+        rows_done=F("rows_total"),
+        heartbeat_at=now,
+    )
+    export = DataExport.objects.select_related("user").get(pk=export.pk)
+    if not updated:
+        return export
+    audit_record(action="privacy.export_ready", actor=None, subject_user=export.user, target=export)
+    email_enqueue(
+        to=[export.user.email],
+        template="privacy/email/export_ready",
+        context={"export": export, "url": f"{settings.SITE_URL}{export_download_url(export)}"},
+    )
+    if export.privacy_request_id:
+        from privacy.models import PrivacyRequest
+        from privacy.requests import privacy_request_complete
+
+        request = PrivacyRequest.objects.filter(pk=export.privacy_request_id).first()
+        if request is not None and request.is_open:
+            privacy_request_complete(
+                request=request,
+                actor=None,
+                resolution="Your data export is ready to download for "
+                f"{settings.EXPORT_TTL_DAYS} days.",
+            )
+    return export
+
+
+def exports_requeue_lost() -> int:
+    """Re-queue exports whose job was lost (pending too long, or a dead worker)."""
+    from privacy.tasks_export import run_export
+
+    now = timezone.now()
+    lost = DataExport.objects.filter(
+        Q(status=ExportStatus.PENDING, created_at__lt=now - timedelta(minutes=2))
+        | Q(status=ExportStatus.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    ).values_list("pk", flat=True)
+    ids = list(lost)
+    for export_id in ids:
+        run_export.delay(str(export_id))
+    return len(ids)
+
+
+def exports_expire(*, now=None) -> int:
+    """Delete the files of exports past their expiry and mark them expired."""
+    now = now or timezone.now()
+    expired = 0
+    for export in DataExport.objects.filter(status=ExportStatus.READY, expires_at__lte=now):
+        if export.file_name:
+            (_export_dir() / export.file_name).unlink(missing_ok=True)
+        expired += DataExport.objects.filter(pk=export.pk, status=ExportStatus.READY).update(
+            status=ExportStatus.EXPIRED, file_name=""
+        )
+    return expired
+
+
+# ---------------------------------------------------------------------------- download
+
+
+def export_download_url(export: DataExport) -> str:
+    token = signing.TimestampSigner(salt=_SIGNER_SALT).sign(str(export.pk))
+    return reverse("privacy_export_download", kwargs={"token": token})
+
+
+def export_for_download(
+    *, token: str | None = None, export_id=None, user
+) -> tuple[DataExport, Path]:
+    """Return the owner's ready export and its file; everything else is NotFound."""
+    if token is not None:
+        try:
+            export_id = signing.TimestampSigner(salt=_SIGNER_SALT).unsign(
+                token, max_age=timedelta(days=settings.EXPORT_TTL_DAYS)
+            )
+        except signing.BadSignature as exc:
+            raise NotFound() from exc
+    export = DataExport.objects.filter(pk=export_id, user_id=user.pk).first()
+    if export is None:
+        raise NotFound()
+    if export.status != ExportStatus.READY or not export.file_name:
+        raise Conflict("This export is not available.", code="not_ready")
+    if export.expires_at and export.expires_at <= timezone.now():
+        raise NotFound()
+    path = _export_dir() / export.file_name
+    if not path.exists():
+        raise NotFound()
+    DataExport.objects.filter(pk=export.pk).update(downloaded_at=timezone.now())
+    return export, path

@@ -1,0 +1,20 @@
+"""Celery tasks for data exports: thin wrappers with retries."""
+
+from celery import shared_task
+
+from privacy.exports import export_run, exports_expire, exports_requeue_lost
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
+def run_export(export_id: str) -> None:
+    export_run(export_id=export_id)
+
+
+@shared_task
+def requeue_lost_exports() -> int:
+    return exports_requeue_lost()
+
+
+@shared_task
+def expire_exports() -> int:
+    return exports_expire()
