@@ -1,0 +1,400 @@
+from datetime import timedelta
+
+import pytest
+import time_machine
+from allauth.account.models import EmailAddress
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+
+from accounts.audit import Action
+from accounts.errors import Conflict, DomainError, Forbidden, NotFound
+from accounts.models import AuditEvent, Invitation, Membership
+from accounts.permissions import Role
+from accounts.services import (
+    invitation_accept,
+    invitation_accept_for_user,
+    invitation_create,
+    invitation_resend,
+    invitation_revoke,
+    invitation_token_hash,
+    membership_change_role,
+    membership_remove,
+    workspace_create,
+    workspace_delete,
+    workspace_rename,
+    workspace_settings_update,
+    workspace_transfer_ownership,
+    workspace_update,
+)
+from tests.factories import UserFactory, WorkspaceFactory, add_member
+
+pytestmark = pytest.mark.django_db
+
+
+def _events(workspace, action):
+    return AuditEvent.objects.filter(workspace_id=workspace.pk, action=action)
+
+
+# ---------------------------------------------------------------------------- workspaces
+
+
+def test_create_makes_the_creator_owner_and_audits(user):
+    workspace = workspace_create(user=user, name="  Lab ")
+    assert workspace.name == "Lab"
+    assert Membership.objects.get(workspace=workspace, user=user).role == Role.OWNER
+    assert _events(workspace, Action.WORKSPACE_CREATED).count() == 1
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101, "line\nbreak"])
+def test_create_refuses_bad_names(user, name):
+    with pytest.raises(DomainError):
+        workspace_create(user=user, name=name)
+
+
+def test_rename_is_audited_with_old_and_new_name(workspace, user):
+    workspace_rename(workspace=workspace, actor=user, name="New")
+    event = _events(workspace, Action.WORKSPACE_RENAMED).get()
+    assert event.metadata == {"from": "Acme", "to": "New"}
+
+
+def test_developer_cannot_rename(workspace):
+    dev = add_member(workspace, Role.DEVELOPER).user
+    with pytest.raises(NotFound):
+        workspace_rename(workspace=workspace, actor=dev, name="Nope")
+    workspace.refresh_from_db()
+    assert workspace.name == "Acme"
+
+
+def test_settings_default_retention_is_30_days(workspace):
+    assert workspace.usage_retention_days == 30
+    assert not workspace.zero_data_retention and not workspace.training_opt_out
+
+
+@pytest.mark.parametrize("days", [29, 91])
+def test_settings_refuse_retention_outside_30_to_90(workspace, user, days):
+    with pytest.raises(DomainError):
+        workspace_settings_update(workspace=workspace, actor=user, usage_retention_days=days)
+    workspace.refresh_from_db()
+    assert workspace.usage_retention_days == 30
+
+
+def test_settings_refuse_unknown_fields(workspace, user):
+    with pytest.raises(DomainError):
+        workspace_settings_update(workspace=workspace, actor=user, name="sneaky")
+
+
+def test_update_is_all_or_nothing(workspace, user):
+    with pytest.raises(DomainError):
+        workspace_update(workspace=workspace, actor=user, name="Renamed", usage_retention_days=5)
+    workspace.refresh_from_db()
+    assert workspace.name == "Acme"
+    assert not _events(workspace, Action.WORKSPACE_RENAMED).exists()
+
+
+def test_delete_is_owner_only_and_revokes_pending_invitations(workspace, user):
+    admin = add_member(workspace, Role.ADMIN).user
+    invitation, _ = invitation_create(
+        workspace=workspace, actor=user, email="a@example.com", role=Role.VIEWER
+    )
+    with pytest.raises(NotFound):
+        workspace_delete(workspace=workspace, actor=admin)
+    workspace_delete(workspace=workspace, actor=user)
+    workspace.refresh_from_db()
+    invitation.refresh_from_db()
+    assert workspace.deleted_at is not None
+    assert invitation.status == "revoked"
+
+
+def test_transfer_makes_the_member_owner_and_steps_the_actor_down(workspace, user):
+    other = add_member(workspace, Role.VIEWER)
+    workspace_transfer_ownership(
+        workspace=workspace, actor=user, new_owner=other.user, keep_actor_as=Role.DEVELOPER
+    )
+    other.refresh_from_db()
+    assert other.role == Role.OWNER
+    assert Membership.objects.get(workspace=workspace, user=user).role == Role.DEVELOPER
+    assert _events(workspace, Action.WORKSPACE_TRANSFERRED).count() == 1
+
+
+def test_transfer_to_a_non_member_changes_nothing(workspace, user):
+    with pytest.raises(DomainError):
+        workspace_transfer_ownership(workspace=workspace, actor=user, new_owner=UserFactory())
+    assert Membership.objects.get(workspace=workspace, user=user).role == Role.OWNER
+
+
+def test_admins_cannot_transfer(workspace):
+    admin = add_member(workspace, Role.ADMIN).user
+    with pytest.raises(NotFound):
+        workspace_transfer_ownership(workspace=workspace, actor=admin, new_owner=admin)
+
+
+# ---------------------------------------------------------------------------- members
+
+
+def test_last_owner_cannot_be_demoted(workspace, user):
+    mine = Membership.objects.get(workspace=workspace, user=user)
+    with pytest.raises(Conflict):
+        membership_change_role(workspace=workspace, actor=user, membership=mine, role=Role.ADMIN)
+    mine.refresh_from_db()
+    assert mine.role == Role.OWNER
+
+
+def test_an_owner_can_be_demoted_when_another_owner_exists(workspace, user):
+    add_member(workspace, Role.OWNER)
+    mine = Membership.objects.get(workspace=workspace, user=user)
+    membership_change_role(workspace=workspace, actor=user, membership=mine, role=Role.ADMIN)
+    mine.refresh_from_db()
+    assert mine.role == Role.ADMIN
+
+
+def test_last_owner_cannot_leave(workspace, user):
+    mine = Membership.objects.get(workspace=workspace, user=user)
+    with pytest.raises(Conflict):
+        membership_remove(workspace=workspace, actor=user, membership=mine)
+    assert Membership.objects.filter(pk=mine.pk).exists()
+
+
+def test_member_leaving_is_audited_as_left(workspace):
+    viewer = add_member(workspace, Role.VIEWER)
+    membership_remove(workspace=workspace, actor=viewer.user, membership=viewer)
+    assert not Membership.objects.filter(pk=viewer.pk).exists()
+    assert _events(workspace, Action.MEMBER_LEFT).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("actor_role", "target_role", "new_role"),
+    [
+        (Role.ADMIN, Role.VIEWER, Role.OWNER),  # grant above own
+        (Role.ADMIN, Role.OWNER, Role.VIEWER),  # touch someone above
+    ],
+)
+def test_nobody_grants_or_changes_above_their_own_role(
+    workspace, actor_role, target_role, new_role
+):
+    actor = add_member(workspace, actor_role).user
+    target = add_member(workspace, target_role)
+    with pytest.raises(Forbidden):
+        membership_change_role(workspace=workspace, actor=actor, membership=target, role=new_role)
+    target.refresh_from_db()
+    assert target.role == target_role
+
+
+def test_admin_cannot_remove_an_owner(workspace, user):
+    admin = add_member(workspace, Role.ADMIN).user
+    owner = Membership.objects.get(workspace=workspace, user=user)
+    with pytest.raises(Forbidden):
+        membership_remove(workspace=workspace, actor=admin, membership=owner)
+    assert Membership.objects.filter(pk=owner.pk).exists()
+
+
+def test_developers_cannot_manage_members(workspace):
+    dev = add_member(workspace, Role.DEVELOPER).user
+    viewer = add_member(workspace, Role.VIEWER)
+    with pytest.raises(NotFound):
+        membership_change_role(
+            workspace=workspace, actor=dev, membership=viewer, role=Role.DEVELOPER
+        )
+    with pytest.raises(NotFound):
+        membership_remove(workspace=workspace, actor=dev, membership=viewer)
+
+
+def test_membership_of_another_workspace_is_not_found(workspace, user):
+    foreign = add_member(WorkspaceFactory(), Role.VIEWER)
+    with pytest.raises(NotFound):
+        membership_remove(workspace=workspace, actor=user, membership=foreign)
+    assert Membership.objects.filter(pk=foreign.pk).exists()
+
+
+# ---------------------------------------------------------------------------- invitations
+
+
+def test_invitation_token_is_stored_only_as_a_hash(workspace, user):
+    invitation, token = invitation_create(
+        workspace=workspace, actor=user, email="a@example.com", role=Role.VIEWER
+    )
+    assert invitation.token_hash == invitation_token_hash(token)
+    assert token != invitation.token_hash
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM accounts_invitation")
+        rows = cursor.fetchall()
+        cursor.execute("SELECT metadata::text FROM accounts_auditevent")
+        events = cursor.fetchall()
+    assert token not in repr(rows)
+    assert token not in repr(events)
+
+
+def test_invitation_expires_after_seven_days(workspace, user):
+    invitation, token = invitation_create(
+        workspace=workspace, actor=user, email="a@example.com", role=Role.VIEWER
+    )
+    assert invitation.expires_at - invitation.sent_at == timedelta(days=7)
+    invitee = UserFactory(email="a@example.com")
+    with (
+        time_machine.travel(timezone.now() + timedelta(days=7, seconds=1)),
+        pytest.raises(NotFound),
+    ):
+        invitation_accept(token=token, user=invitee)
+    assert not Membership.objects.filter(workspace=workspace, user=invitee).exists()
+
+
+def test_invitation_email_has_the_link_and_expiry(
+    workspace, user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation, token = invitation_create(
+            workspace=workspace, actor=user, email="a@example.com", role=Role.ADMIN
+        )
+    message = mail.outbox[-1]
+    assert message.to == ["a@example.com"]
+    assert "Acme" in message.subject
+    assert f"/invitations/{token}/" in message.body
+    assert invitation.expires_at.strftime("%Y-%m-%d") in message.body
+    assert "Admin" in message.body
+
+
+def test_invitation_email_waits_for_the_commit(workspace, user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        invitation_create(workspace=workspace, actor=user, email="a@example.com", role="viewer")
+    assert len(callbacks) == 1  # queued for commit, not sent inside the transaction
+    assert mail.outbox == []
+
+
+def test_invitation_refuses_bad_email_and_role(workspace, user):
+    with pytest.raises(DomainError):
+        invitation_create(workspace=workspace, actor=user, email="a@", role=Role.VIEWER)
+    with pytest.raises(DomainError):
+        invitation_create(workspace=workspace, actor=user, email="a@example.com", role="root")
+    assert not Invitation.objects.exists()
+
+
+def test_admin_cannot_invite_an_owner(workspace):
+    admin = add_member(workspace, Role.ADMIN).user
+    with pytest.raises(Forbidden):
+        invitation_create(workspace=workspace, actor=admin, email="a@example.com", role="owner")
+
+
+def test_inviting_an_existing_member_is_a_conflict(workspace, user):
+    member = add_member(workspace, Role.VIEWER)
+    with pytest.raises(Conflict) as info:
+        invitation_create(
+            workspace=workspace, actor=user, email=member.user.email.upper(), role="viewer"
+        )
+    assert info.value.code == "already_member"
+
+
+def test_resend_invalidates_the_old_token_and_restarts_the_clock(workspace, user):
+    invitation, old = invitation_create(
+        workspace=workspace, actor=user, email="a@example.com", role=Role.VIEWER
+    )
+    later = timezone.now() + timedelta(days=6)
+    with time_machine.travel(later):
+        invitation, new = invitation_resend(invitation=invitation, actor=user)
+    assert new != old
+    assert invitation.expires_at > later + timedelta(days=6)
+    invitee = UserFactory(email="a@example.com")
+    with pytest.raises(NotFound):
+        invitation_accept(token=old, user=invitee)
+    invitation_accept(token=new, user=invitee)
+    assert Membership.objects.filter(workspace=workspace, user=invitee).exists()
+
+
+def test_revoked_invitation_cannot_be_accepted_or_resent(workspace, user):
+    invitation, token = invitation_create(
+        workspace=workspace, actor=user, email="a@example.com", role=Role.VIEWER
+    )
+    invitation_revoke(invitation=invitation, actor=user)
+    invitee = UserFactory(email="a@example.com")
+    with pytest.raises(NotFound):
+        invitation_accept(token=token, user=invitee)
+    with pytest.raises(Conflict):
+        invitation_resend(invitation=invitation, actor=user)
+    assert _events(workspace, Action.INVITATION_REVOKED).count() == 1
+
+
+def test_accept_by_the_invited_verified_address(workspace, user):
+    invitee = UserFactory(email="a@example.com")
+    _, token = invitation_create(
+        workspace=workspace, actor=user, email="A@Example.com", role=Role.DEVELOPER
+    )
+    membership = invitation_accept(token=token, user=invitee)
+    assert membership.role == Role.DEVELOPER
+    assert _events(workspace, Action.INVITATION_ACCEPTED).count() == 1
+    with pytest.raises(NotFound):
+        invitation_accept(token=token, user=invitee)  # used once
+
+
+def test_accept_by_another_account_is_refused(workspace, user):
+    _, token = invitation_create(
+        workspace=workspace, actor=user, email="a@example.com", role=Role.VIEWER
+    )
+    stranger = UserFactory()
+    with pytest.raises(Forbidden):
+        invitation_accept(token=token, user=stranger)
+    assert not Membership.objects.filter(workspace=workspace, user=stranger).exists()
+
+
+def test_accept_with_the_address_unverified_is_refused(workspace, user):
+    invitee = UserFactory(email="a@example.com", verified=False)
+    EmailAddress.objects.create(user=invitee, email=invitee.email, verified=False, primary=True)
+    _, token = invitation_create(
+        workspace=workspace, actor=user, email="a@example.com", role=Role.VIEWER
+    )
+    with pytest.raises(Forbidden):
+        invitation_accept(token=token, user=invitee)
+    assert not Membership.objects.filter(workspace=workspace, user=invitee).exists()
+
+
+def test_accept_by_an_existing_member_keeps_their_role(workspace, user):
+    member = add_member(workspace, Role.ADMIN)
+    invitation = Invitation.objects.create(
+        workspace=workspace,
+        email=member.user.email,
+        role=Role.VIEWER,
+        token_hash=invitation_token_hash("t" * 40),
+        invited_by=user,
+        expires_at=timezone.now() + timedelta(days=7),
+    )
+    invitation_accept(token="t" * 40, user=member.user)
+    member.refresh_from_db()
+    invitation.refresh_from_db()
+    assert member.role == Role.ADMIN
+    assert invitation.status == "accepted"
+
+
+def test_accept_for_user_by_id(workspace, user):
+    invitee = UserFactory()
+    invitation, _ = invitation_create(
+        workspace=workspace, actor=user, email=invitee.email, role=Role.VIEWER
+    )
+    invitation_accept_for_user(invitation_id=invitation.pk, user=invitee)
+    assert Membership.objects.get(workspace=workspace, user=invitee).role == Role.VIEWER
+
+
+@pytest.mark.parametrize("bad_id", [None, "1", True, 10**9])
+def test_accept_for_user_with_a_bad_id_is_not_found(user, bad_id):
+    with pytest.raises(NotFound):
+        invitation_accept_for_user(invitation_id=bad_id, user=user)
+
+
+def test_accept_for_user_for_someone_else_is_not_found(workspace, user):
+    invitation, _ = invitation_create(
+        workspace=workspace, actor=user, email="a@example.com", role=Role.VIEWER
+    )
+    stranger = UserFactory()
+    with pytest.raises(NotFound):
+        invitation_accept_for_user(invitation_id=invitation.pk, user=stranger)
+    invitation.refresh_from_db()
+    assert invitation.accepted_at is None
+
+
+def test_invitation_to_a_deleted_workspace_cannot_be_accepted(workspace, user):
+    invitee = UserFactory()
+    invitation, token = invitation_create(
+        workspace=workspace, actor=user, email=invitee.email, role=Role.VIEWER
+    )
+    workspace_delete(workspace=workspace, actor=user)
+    with pytest.raises(NotFound):
+        invitation_accept(token=token, user=invitee)
+    with pytest.raises(NotFound):
+        invitation_accept_for_user(invitation_id=invitation.pk, user=invitee)
