@@ -352,3 +352,44 @@ def test_totp_activation_sends_a_notice_and_login_then_asks_for_a_code(client, u
     )
     assert response["Location"] == reverse("mfa_authenticate")
     assert fresh.get(reverse("dashboard")).status_code == 302
+
+
+def _assert_csp_clean(body: str, where: str) -> None:
+    assert " style=" not in body and "<style" not in body, where
+    for tag in re.findall(r"<script[^>]*>", body):
+        assert "src=" in tag or 'type="application/json"' in tag, (where, tag)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "account_login",
+        "account_signup",
+        "account_reset_password",
+        "account_email_verification_sent",
+    ],
+)
+def test_signed_out_allauth_pages_use_our_layout_without_inline_code(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'href="/static/css/app.css"' in body
+    _assert_csp_clean(body, name)
+
+
+def test_signed_in_allauth_pages_use_our_layout_without_inline_code(signed_in, user):
+    signed_in.post(reverse("account_reauthenticate"), {"password": DEFAULT_PASSWORD})
+    for name in (
+        "account_email",
+        "account_change_password",
+        "account_logout",
+        "account_reauthenticate",
+        "mfa_index",
+        "mfa_activate_totp",
+        "usersessions_list",
+    ):
+        response = signed_in.get(reverse(name))
+        assert response.status_code == 200, name
+        body = response.content.decode()
+        assert 'class="tabs"' in body or 'class="card auth-card"' in body, name
+        _assert_csp_clean(body, name)
