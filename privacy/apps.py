@@ -8,3 +8,6 @@ class PrivacyConfig(AppConfig):
     def ready(self):
         # allauth's sign-in and sign-up signals are its integration points for consent.
         from privacy import auth_events  # noqa: F401
+        from privacy.deletion import deletion_ready
+
+        deletion_ready()

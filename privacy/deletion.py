@@ -1,0 +1,872 @@
+"""Account and workspace deletion: the request, the grace period and the resumable job.
+
+A deletion is a ledger row (`DeletionRequest`). After its grace period a worker claims
+the row with a conditional UPDATE, then works through a list of steps stored in the
+row, one short transaction per batch; each batch's deletes and the ledger's progress
+commit together, so a killed worker loses at most one uncommitted batch and whoever
+claims the row next carries on from the recorded cursor. Re-running a finished or
+claimed deletion does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Q
+from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from accounts.audit import audit_erase_personal_data, audit_record
+from accounts.emails import email_enqueue, email_send_now
+from accounts.errors import Conflict, NotFound
+from accounts.models import AuditEvent, Membership, User, Workspace
+from accounts.permissions import Role
+from privacy.models.deletion import DeletionKind, DeletionRequest, DeletionStatus
+
+logger = logging.getLogger(__name__)
+
+CANCEL_SALT = "privacy.deletion.cancel"
+
+
+class DeletionAction:
+    """Audit actions of the deletion flow."""
+
+    ACCOUNT_DELETION_REQUESTED = "account.deletion_requested"
+    ACCOUNT_DELETION_CANCELLED = "account.deletion_cancelled"
+    ACCOUNT_DELETED = "account.deleted"
+    WORKSPACE_DELETION_CANCELLED = "workspace.deletion_cancelled"
+    WORKSPACE_PURGED = "workspace.purged"
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+# ---------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class UserData:
+    """How the deletion job treats rows of one model that belong to a user.
+
+    `anonymise` maps field names to the values written instead of deleting the row; it
+    must clear `field` itself, so that each batch shrinks what is left.
+    """
+
+    label: str
+    field: str = "user"
+    anonymise: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class WorkspaceData:
+    """A workspace-scoped model the job deletes (in batches) before the workspace row."""
+
+    label: str
+    field: str = "workspace"
+
+
+USER_DATA: dict[str, UserData] = {}
+WORKSPACE_DATA: dict[str, WorkspaceData] = {}
+
+
+def deletion_register_user_data(
+    label: str, *, field: str = "user", anonymise: dict[str, Any] | None = None
+) -> None:
+    """Declare how an account deletion treats a model's rows about the user (at app ready)."""
+    if anonymise is not None and field not in anonymise:
+        raise ValueError(f"Anonymising {label} must clear {field!r}.")
+    USER_DATA[label] = UserData(label=label, field=field, anonymise=anonymise)
+
+
+def deletion_register_workspace_data(label: str, *, field: str = "workspace") -> None:
+    """Declare a workspace-scoped model the workspace deletion must empty first."""
+    WORKSPACE_DATA[label] = WorkspaceData(label=label, field=field)
+
+
+# Proof of consent is kept (it shows what was agreed), but no longer points at a person.
+deletion_register_user_data(
+    "privacy.ConsentRecord",
+    anonymise={"user": None, "user_agent": "", "ip_hash": ""},
+)
+deletion_register_user_data("privacy.PrivacySettings")
+
+
+def _model(label: str):
+    try:
+        return apps.get_model(label)
+    except LookupError:
+        return None
+
+
+# ---------------------------------------------------------------------------- selector
+
+
+@dataclass
+class DeletionPlan:
+    """What deleting an account does to each of the person's workspaces."""
+
+    deleted: list[Workspace] = field(default_factory=list)
+    kept: list[Workspace] = field(default_factory=list)
+    # Workspace id → number of other members who lose access with it.
+    members_losing_access: dict = field(default_factory=dict)
+
+
+def account_deletion_plan(*, user: User) -> DeletionPlan:
+    """Return which workspaces go with the account (sole owner) and which keep their data."""
+    memberships = list(
+        Membership.objects.filter(user=user, workspace__deleted_at__isnull=True)
+        .select_related("workspace")
+        .order_by("workspace__name")
+    )
+    owned = [m.workspace_id for m in memberships if m.role == Role.OWNER]
+    co_owned = set(
+        Membership.objects.filter(workspace_id__in=owned, role=Role.OWNER)
+        .exclude(user=user)
+        .values_list("workspace_id", flat=True)
+    )
+    others = dict(
+        Membership.objects.filter(workspace_id__in=owned)
+        .exclude(user=user)
+        .values("workspace_id")
+        .annotate(n=Count("id"))
+        .values_list("workspace_id", "n")
+    )
+    plan = DeletionPlan()
+    for membership in memberships:
+        workspace = membership.workspace
+        if membership.role == Role.OWNER and workspace.pk not in co_owned:
+            plan.deleted.append(workspace)
+            plan.members_losing_access[workspace.pk] = others.get(workspace.pk, 0)
+        else:
+            plan.kept.append(workspace)
+    return plan
+
+
+def _sole_owner_workspace_ids(user_id: int) -> list[str]:
+    # At run time, deleted-but-not-yet-purged workspaces count too: they are the user's.
+    owned = list(
+        Membership.objects.filter(user_id=user_id, role=Role.OWNER).values_list(
+            "workspace_id", flat=True
+        )
+    )
+    co_owned = set(
+        Membership.objects.filter(workspace_id__in=owned, role=Role.OWNER)
+        .exclude(user_id=user_id)
+        .values_list("workspace_id", flat=True)
+    )
+    return sorted(str(pk) for pk in owned if pk not in co_owned)
+
+
+def account_deletion_pending(*, user: User) -> DeletionRequest | None:
+    """Return the user's open account deletion, if any."""
+    return DeletionRequest.objects.open().for_account(user.pk).first()
+
+
+# ---------------------------------------------------------------------------- requests
+
+
+def deletion_cancel_token(*, deletion: DeletionRequest) -> str:
+    return signing.dumps({"deletion": deletion.pk}, salt=CANCEL_SALT)
+
+
+def deletion_cancel_url(*, deletion: DeletionRequest) -> str:
+    token = deletion_cancel_token(deletion=deletion)
+    return f"{settings.SITE_URL}/account/delete/cancel/{token}/"
+
+
+def _enqueue_run(deletion_id: int) -> None:
+    from privacy.tasks_deletion import deletion_run_task
+
+    transaction.on_commit(lambda: deletion_run_task.delay(deletion_id=deletion_id))
+
+
+@transaction.atomic
+def account_deletion_request(
+    *,
+    user: User,
+    actor: User | None = None,
+    reason: str = "user_request",
+    grace_days: int | None = None,
+    send_receipt: bool = True,
+) -> DeletionRequest:
+    """Schedule the account's deletion after the grace period; return the ledger row.
+
+    Asking again while a deletion is open returns the open one.
+    """
+    existing = account_deletion_pending(user=user)
+    if existing is not None:
+        return existing
+    if grace_days is None:
+        grace_days = int(_setting("ACCOUNT_DELETION_GRACE_DAYS", 30))
+    now = timezone.now()
+    plan = account_deletion_plan(user=user)
+    try:
+        with transaction.atomic():
+            deletion = DeletionRequest.objects.create(
+                kind=DeletionKind.ACCOUNT,
+                target_id=str(user.pk),
+                requested_by_id=(actor or user).pk,
+                requested_at=now,
+                scheduled_for=now + timedelta(days=grace_days),
+                reason=reason,
+                send_receipt=send_receipt,
+            )
+    except IntegrityError:
+        # A concurrent request won the race; theirs is the one.
+        return DeletionRequest.objects.open().for_account(user.pk).get()
+    audit_record(
+        action=DeletionAction.ACCOUNT_DELETION_REQUESTED,
+        actor=actor or user,
+        subject_user=user,
+        target=deletion,
+        metadata={
+            "grace_days": grace_days,
+            "reason": reason,
+            "workspaces_deleted": [str(w.pk) for w in plan.deleted],
+            "workspaces_kept": [str(w.pk) for w in plan.kept],
+        },
+    )
+    if send_receipt:
+        email_enqueue(
+            to=[user.email],
+            template="privacy/deletion_email/requested",
+            context={
+                "scheduled_for": deletion.scheduled_for,
+                "grace_days": grace_days,
+                "cancel_url": deletion_cancel_url(deletion=deletion),
+                "deleted": [w.name for w in plan.deleted],
+                "kept": [w.name for w in plan.kept],
+            },
+        )
+    if grace_days == 0:
+        _enqueue_run(deletion.pk)
+    return deletion
+
+
+@transaction.atomic
+def deletion_cancel(*, deletion: DeletionRequest, actor: User | None = None) -> DeletionRequest:
+    """Cancel a deletion still in its grace period; once running it cannot be cancelled."""
+    now = timezone.now()
+    # Conditional, so a cancel and a claim racing on the row cannot both succeed.
+    updated = DeletionRequest.objects.filter(pk=deletion.pk, status=DeletionStatus.PENDING).update(
+        status=DeletionStatus.CANCELLED, cancelled_at=now
+    )
+    deletion.refresh_from_db()
+    if not updated:
+        if deletion.status == DeletionStatus.CANCELLED:
+            return deletion
+        raise Conflict("This deletion has already started and can no longer be cancelled.")
+    if deletion.kind == DeletionKind.ACCOUNT:
+        audit_record(
+            action=DeletionAction.ACCOUNT_DELETION_CANCELLED,
+            actor=actor,
+            subject_user=int(deletion.target_id),
+            target=deletion,
+        )
+        user = User.objects.filter(pk=int(deletion.target_id)).first()
+        if user is not None:
+            email_enqueue(
+                to=[user.email],
+                template="privacy/deletion_email/cancelled",
+                context={"cancelled_at": now},
+            )
+    else:
+        Workspace.objects.filter(pk=deletion.target_id).update(deleted_at=None)
+        audit_record(
+            action=DeletionAction.WORKSPACE_DELETION_CANCELLED,
+            actor=actor,
+            workspace=deletion.target_id,
+            target=deletion,
+        )
+    return deletion
+
+
+def account_deletion_cancel(*, user: User, actor: User | None = None) -> DeletionRequest:
+    """Cancel the user's pending account deletion (signed in)."""
+    deletion = account_deletion_pending(user=user)
+    if deletion is None:
+        raise NotFound("There is no pending deletion of this account.")
+    return deletion_cancel(deletion=deletion, actor=actor or user)
+
+
+def deletion_from_cancel_token(*, token: str) -> DeletionRequest:
+    """Resolve an emailed cancel link; anything invalid or expired is NotFound."""
+    max_age = timedelta(days=int(_setting("ACCOUNT_DELETION_GRACE_DAYS", 30)) + 1)
+    try:
+        data = signing.loads(token[:512], salt=CANCEL_SALT, max_age=max_age)
+        deletion_id = int(data["deletion"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise NotFound() from None
+    deletion = DeletionRequest.objects.filter(pk=deletion_id, kind=DeletionKind.ACCOUNT).first()
+    if deletion is None:
+        raise NotFound()
+    return deletion
+
+
+def account_deletion_cancel_by_token(*, token: str) -> DeletionRequest:
+    """Cancel a pending account deletion from the emailed link."""
+    deletion = deletion_from_cancel_token(token=token)
+    return deletion_cancel(deletion=deletion, actor=None)
+
+
+def workspace_deletion_schedule(*, workspace: Workspace) -> DeletionRequest:
+    """Create the ledger row for a workspace marked deleted (the `deleted` workspace hook)."""
+    existing = (
+        DeletionRequest.objects.open()
+        .filter(kind=DeletionKind.WORKSPACE, target_id=str(workspace.pk))
+        .first()
+    )
+    if existing is not None:
+        return existing
+    grace_days = int(_setting("WORKSPACE_DELETION_GRACE_DAYS", 30))
+    now = timezone.now()
+    deletion = DeletionRequest.objects.create(
+        kind=DeletionKind.WORKSPACE,
+        target_id=str(workspace.pk),
+        requested_at=now,
+        scheduled_for=now + timedelta(days=grace_days),
+        reason="workspace_deleted",
+        send_receipt=False,
+    )
+    if grace_days == 0:
+        _enqueue_run(deletion.pk)
+    return deletion
+
+
+def workspace_hook_schedule_deletion(*, workspace: Workspace, **_) -> None:
+    """Hook for accounts.services.WORKSPACE_HOOKS["deleted"]."""
+    workspace_deletion_schedule(workspace=workspace)
+
+
+# ---------------------------------------------------------------------------- bulk deletes
+
+
+def bulk_delete_batch(
+    *,
+    model,
+    workspace_id,
+    time_field: str,
+    since: Any = None,
+    before: Any = None,
+    limit: int,
+) -> tuple[int, Any]:
+    """Delete up to `limit` rows of one workspace, oldest first; return (count, newest time).
+
+    Rows are found by walking the (workspace_id, time) index from `since` and deleted
+    by their physical tuple id in the same statement: one index range scan, no
+    per-row primary-key look-ups and no rows brought into Python. Rows of one
+    workspace do not form a primary-key range (workspaces interleave), which is why
+    the index, not the key, bounds each batch. Pass the returned time as the next
+    `since` so the walk does not re-read the dead entries of earlier batches.
+    """
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(model._meta.get_field(time_field).column)
+    workspace_column = connection.ops.quote_name(model._meta.get_field("workspace").column)
+    # SQLite has no ctid; the embedded development default uses its rowid instead.
+    row_ref = "ctid" if connection.vendor == "postgresql" else "rowid"
+    where = [f"{workspace_column} = %s"]
+    params: list[Any] = [workspace_id if connection.vendor == "postgresql" else _hex(workspace_id)]
+    if since is not None:
+        where.append(f"{column} >= %s")
+        params.append(since)
+    if before is not None:
+        where.append(f"{column} < %s")
+        params.append(before)
+    inner = (
+        f"SELECT {row_ref} FROM {table} WHERE {' AND '.join(where)} "  # noqa: S608
+        f"ORDER BY {column} LIMIT %s"
+    )
+    if connection.vendor == "postgresql":
+        target = f"{row_ref} = ANY(ARRAY({inner}))"
+    else:
+        target = f"{row_ref} IN ({inner})"
+    sql = (
+        f"WITH d AS (DELETE FROM {table} WHERE {target} AND {workspace_column} = %s "  # noqa: S608
+        f"RETURNING {column}) SELECT count(*), max({column}) FROM d"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit, params[0]])
+        count, newest = cursor.fetchone()
+    return count, newest
+
+
+def _hex(value) -> str:
+    return uuid.UUID(str(value)).hex
+
+
+def _delete_rows(label: str, filters: dict, limit: int) -> tuple[dict[str, int], bool]:
+    """Delete up to `limit` rows of a small table through the ORM (which follows cascades)."""
+    model = _model(label)
+    if model is None:
+        return {}, True
+    ids = list(
+        model._base_manager.filter(**filters).order_by("pk").values_list("pk", flat=True)[:limit]
+    )
+    if not ids:
+        return {}, True
+    _, per_model = model._base_manager.filter(pk__in=ids).delete()
+    return dict(per_model), len(ids) < limit
+
+
+# ---------------------------------------------------------------------------- steps
+
+
+class LostClaim(Exception):
+    """Another worker owns the ledger row now; stop without touching anything."""
+
+
+@dataclass
+class BatchResult:
+    counts: dict[str, int] = field(default_factory=dict)
+    cursor: Any = None
+    finished: bool = False
+
+
+def _workspace_steps(workspace_id: str) -> list[dict]:
+    steps = [
+        {"op": "bulk", "label": "apikeys.UsageRecord", "time": "occurred_at", "ws": workspace_id},
+        {"op": "bulk", "label": "apikeys.UsageDailyRollup", "time": "day", "ws": workspace_id},
+        {"op": "rows", "label": "apikeys.ApiKey", "filters": {"workspace_id": workspace_id}},
+        {"op": "rows", "label": "accounts.Invitation", "filters": {"workspace_id": workspace_id}},
+        {"op": "rows", "label": "accounts.Membership", "filters": {"workspace_id": workspace_id}},
+    ]
+    for item in WORKSPACE_DATA.values():
+        steps.append(
+            {"op": "rows", "label": item.label, "filters": {f"{item.field}_id": workspace_id}}
+        )
+    steps.append({"op": "workspace_row", "ws": workspace_id})
+    return steps
+
+
+def _plan_steps(deletion: DeletionRequest) -> list[dict]:
+    if deletion.kind == DeletionKind.WORKSPACE:
+        return _workspace_steps(deletion.target_id)
+    user_id = int(deletion.target_id)
+    steps: list[dict] = [{"op": "deactivate", "user": user_id}]
+    for workspace_id in _sole_owner_workspace_ids(user_id):
+        steps.extend(_workspace_steps(workspace_id))
+    steps += [
+        # Memberships left are in workspaces someone else owns: those keep their data.
+        {"op": "rows", "label": "accounts.Membership", "filters": {"user_id": user_id}},
+        {"op": "invitations_to", "user": user_id},
+    ]
+    for item in USER_DATA.values():
+        op = "anonymise" if item.anonymise is not None else "rows"
+        steps.append(
+            {"op": op, "label": item.label, "filters": {f"{item.field}_id": user_id}}
+            if op == "rows"
+            else {"op": op, "label": item.label, "user": user_id}
+        )
+    steps += [
+        {"op": "audit_erase", "user": user_id},
+        {"op": "receipt", "user": user_id},
+        {"op": "rows", "label": "mfa.Authenticator", "filters": {"user_id": user_id}},
+        {"op": "rows", "label": "account.EmailAddress", "filters": {"user_id": user_id}},
+        {"op": "user_row", "user": user_id},
+    ]
+    return steps
+
+
+def _step_bulk(step: dict, cursor: Any, limit: int) -> BatchResult:
+    model = apps.get_model(step["label"])
+    since = parse_datetime(cursor) if isinstance(cursor, str) and "T" in cursor else cursor
+    count, newest = bulk_delete_batch(
+        model=model, workspace_id=step["ws"], time_field=step["time"], since=since, limit=limit
+    )
+    return BatchResult(
+        counts={step["label"]: count} if count else {},
+        cursor=newest.isoformat() if newest is not None else cursor,
+        finished=count < limit,
+    )
+
+
+def _step_rows(step: dict, cursor: Any, limit: int) -> BatchResult:
+    counts, finished = _delete_rows(step["label"], step["filters"], _small_batch(limit))
+    return BatchResult(counts=counts, finished=finished)
+
+
+def _step_deactivate(step: dict, cursor: Any, limit: int) -> BatchResult:
+    from allauth.usersessions.models import UserSession
+    from django.contrib.sessions.models import Session
+
+    user_id = step["user"]
+    # An inactive user cannot sign in, and existing sessions stop authenticating.
+    User.objects.filter(pk=user_id).update(is_active=False)
+    keys = list(UserSession.objects.filter(user_id=user_id).values_list("session_key", flat=True))
+    sessions, _ = Session.objects.filter(session_key__in=keys).delete()
+    user_sessions, _ = UserSession.objects.filter(user_id=user_id).delete()
+    counts = {}
+    if sessions:
+        counts["sessions.Session"] = sessions
+    if user_sessions:
+        counts["usersessions.UserSession"] = user_sessions
+    return BatchResult(counts=counts, finished=True)
+
+
+def _step_invitations_to(step: dict, cursor: Any, limit: int) -> BatchResult:
+    from allauth.account.models import EmailAddress
+
+    user_id = step["user"]
+    emails = set(EmailAddress.objects.filter(user_id=user_id).values_list("email", flat=True))
+    emails |= set(User.objects.filter(pk=user_id).values_list("email", flat=True))
+    if not emails:
+        return BatchResult(finished=True)
+    filters = {"email__in": sorted(e.lower() for e in emails)}
+    counts, finished = _delete_rows("accounts.Invitation", filters, _small_batch(limit))
+    return BatchResult(counts=counts, finished=finished)
+
+
+def _step_anonymise(step: dict, cursor: Any, limit: int) -> BatchResult:
+    item = USER_DATA.get(step["label"])
+    model = _model(step["label"])
+    if item is None or model is None:
+        return BatchResult(finished=True)
+    batch = _small_batch(limit)
+    ids = list(
+        model._base_manager.filter(**{f"{item.field}_id": step["user"]})
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch]
+    )
+    if not ids:
+        return BatchResult(finished=True)
+    count = model._base_manager.filter(pk__in=ids).update(**item.anonymise)
+    return BatchResult(counts={f"{step['label']} (anonymised)": count}, finished=len(ids) < batch)
+
+
+def _step_audit_erase(step: dict, cursor: Any, limit: int) -> BatchResult:
+    user_id = step["user"]
+    batch = int(_setting("DELETION_AUDIT_BATCH_SIZE", 2000))
+    ids = list(
+        AuditEvent.objects.filter(Q(actor_id=user_id) | Q(subject_user_id=user_id))
+        .filter(id__gt=cursor or 0)
+        .order_by("id")
+        .values_list("id", flat=True)[:batch]
+    )
+    if not ids:
+        return BatchResult(cursor=cursor, finished=True)
+    count = audit_erase_personal_data(user_id=user_id, ids=ids)
+    return BatchResult(
+        counts={"accounts.AuditEvent (personal data erased)": count},
+        cursor=ids[-1],
+        finished=len(ids) < batch,
+    )
+
+
+def _step_workspace_row(step: dict, cursor: Any, limit: int) -> BatchResult:
+    _, per_model = Workspace.objects.filter(pk=step["ws"]).delete()
+    return BatchResult(counts=dict(per_model), finished=True)
+
+
+def _step_user_row(step: dict, cursor: Any, limit: int) -> BatchResult:
+    # The ORM follows whatever still points at the user (SET_NULL, small cascades).
+    _, per_model = User.objects.filter(pk=step["user"]).delete()
+    return BatchResult(counts=dict(per_model), finished=True)
+
+
+STEP_HANDLERS = {
+    "bulk": _step_bulk,
+    "rows": _step_rows,
+    "deactivate": _step_deactivate,
+    "invitations_to": _step_invitations_to,
+    "anonymise": _step_anonymise,
+    "audit_erase": _step_audit_erase,
+    "workspace_row": _step_workspace_row,
+    "user_row": _step_user_row,
+}
+
+PHASES = {
+    "bulk": "usage",
+    "rows": "records",
+    "deactivate": "sign-out",
+    "invitations_to": "invitations",
+    "anonymise": "anonymise",
+    "audit_erase": "audit",
+    "receipt": "receipt",
+    "workspace_row": "workspace",
+    "user_row": "account",
+}
+
+
+def _small_batch(limit: int) -> int:
+    return min(limit, int(_setting("DELETION_SMALL_BATCH_SIZE", 500)))
+
+
+# ---------------------------------------------------------------------------- receipt
+
+KEPT = [
+    (
+        "Audit events",
+        "Kept with your email address, IP addresses and browser details erased: the "
+        "tamper-evident log of security events must stay complete.",
+    ),
+    (
+        "Cookie consent records",
+        "Kept without any link to you, as proof of what was agreed.",
+    ),
+    (
+        "Privacy request correspondence",
+        "Kept for up to three years to show how a request was handled.",
+    ),
+    (
+        "Workspaces someone else also owns",
+        "Kept with their data; only your membership was removed.",
+    ),
+    (
+        "This deletion record",
+        "Kept without personal data, as proof that the deletion happened.",
+    ),
+]
+
+
+def _receipt(deletion: DeletionRequest, now: datetime) -> dict:
+    return {
+        "deletion_id": deletion.pk,
+        "kind": deletion.kind,
+        "requested_at": deletion.requested_at.isoformat(),
+        "completed_at": None,
+        "receipt_at": now.isoformat(),
+        "deleted": dict(sorted(deletion.progress.get("counts", {}).items())),
+        "workspaces_deleted": len(deletion.progress.get("workspaces", [])),
+        "to_follow": ["Sign-in addresses", "Two-factor devices", "The account itself"],
+        "kept": [{"what": what, "why": why} for what, why in KEPT],
+    }
+
+
+def _send_receipt(deletion: DeletionRequest, user_id: int, receipt: dict) -> None:
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or not deletion.send_receipt:
+        return
+    context = {"site_url": settings.SITE_URL, "receipt": receipt, "kept": KEPT}
+    subject = render_to_string("privacy/deletion_email/receipt_subject.txt", context).strip()
+    body = render_to_string("privacy/deletion_email/receipt_message.txt", context)
+    # Sent now, not on commit: the address is erased in the next steps.
+    email_send_now(to=[user.email], subject=subject, body=body)
+
+
+# ---------------------------------------------------------------------------- the job
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def deletion_claim(*, deletion_id: int, worker: str, now: datetime | None = None) -> bool:
+    """Take the ledger row for `worker` if it is due, released, or its claim went stale."""
+    now = now or timezone.now()
+    stale = timedelta(seconds=int(_setting("DELETION_CLAIM_STALE_SECONDS", 300)))
+    claimed = (
+        DeletionRequest.objects.filter(pk=deletion_id)
+        .needing_work(now=now, stale_after=stale)
+        .update(
+            status=DeletionStatus.RUNNING,
+            claimed_by=worker,
+            claimed_at=now,
+            heartbeat_at=now,
+            attempts=F("attempts") + 1,
+            started_at=Coalesce(F("started_at"), now),
+        )
+    )
+    return claimed == 1
+
+
+def _locked(deletion_id: int, worker: str) -> DeletionRequest:
+    row = (
+        DeletionRequest.objects.select_for_update()
+        .filter(pk=deletion_id, status=DeletionStatus.RUNNING, claimed_by=worker)
+        .first()
+    )
+    if row is None:
+        raise LostClaim()
+    return row
+
+
+def _finish(row: DeletionRequest, now: datetime) -> None:
+    counts = row.progress.get("counts", {})
+    receipt = row.receipt or _receipt(row, now)
+    receipt["completed_at"] = now.isoformat()
+    receipt["deleted"] = dict(sorted(counts.items()))
+    row.receipt = receipt
+    row.status = DeletionStatus.COMPLETED
+    row.completed_at = now
+    row.claimed_by = ""
+    row.progress["phase"] = "done"
+    if row.kind == DeletionKind.ACCOUNT:
+        audit_record(
+            action=DeletionAction.ACCOUNT_DELETED,
+            subject_user=int(row.target_id),
+            target=row,
+            metadata={"deletion_id": row.pk, "counts": counts},
+        )
+    else:
+        audit_record(
+            action=DeletionAction.WORKSPACE_PURGED,
+            workspace=row.target_id,
+            target=row,
+            metadata={"deletion_id": row.pk, "counts": counts},
+        )
+
+
+def _run_batch(deletion_id: int, worker: str, limit: int) -> tuple[bool, float]:
+    """Run one batch in its own transaction; return (finished, milliseconds)."""
+    started = time.perf_counter()
+    receipt_to_send = None
+    with transaction.atomic():
+        row = _locked(deletion_id, worker)
+        now = timezone.now()
+        progress = row.progress or {}
+        if "steps" not in progress:
+            steps = _plan_steps(row)
+            progress.update(
+                steps=steps,
+                step=0,
+                cursor=None,
+                counts={},
+                batches=0,
+                max_batch_ms=0,
+                workspaces=sorted({s["ws"] for s in steps if "ws" in s}),
+            )
+        steps = progress["steps"]
+        step = steps[progress["step"]] if progress["step"] < len(steps) else None
+        if step is not None and step["op"] == "receipt":
+            if row.receipt_sent_at is None and row.send_receipt:
+                receipt_to_send = _receipt(row, now)
+                result = None
+            else:
+                result = BatchResult(finished=True)
+        elif step is not None:
+            result = STEP_HANDLERS[step["op"]](step, progress.get("cursor"), limit)
+        else:
+            result = BatchResult(finished=True)
+        if result is not None:
+            for label, n in result.counts.items():
+                progress["counts"][label] = progress["counts"].get(label, 0) + n
+            progress["cursor"] = None if result.finished else result.cursor
+            if result.finished and step is not None:
+                progress["step"] += 1
+        progress["phase"] = PHASES.get(step["op"], step["op"]) if step else "done"
+        progress["batches"] += 1
+        row.progress = progress
+        row.heartbeat_at = now
+        done = progress["step"] >= len(steps) and result is not None
+        if done:
+            _finish(row, now)
+        row.save(
+            update_fields=[
+                "progress",
+                "heartbeat_at",
+                "status",
+                "completed_at",
+                "receipt",
+                "claimed_by",
+            ]
+        )
+    elapsed = (time.perf_counter() - started) * 1000
+    if receipt_to_send is not None:
+        _send_receipt(row, int(row.target_id), receipt_to_send)
+        with transaction.atomic():
+            row = _locked(deletion_id, worker)
+            row.receipt = receipt_to_send
+            row.receipt_sent_at = timezone.now()
+            row.progress["step"] += 1
+            row.progress["cursor"] = None
+            row.heartbeat_at = row.receipt_sent_at
+            row.save(update_fields=["receipt", "receipt_sent_at", "progress", "heartbeat_at"])
+    return done, elapsed
+
+
+def _release(deletion_id: int, worker: str, **extra) -> None:
+    DeletionRequest.objects.filter(
+        pk=deletion_id, status=DeletionStatus.RUNNING, claimed_by=worker
+    ).update(claimed_by="", **extra)
+
+
+def deletion_run(
+    *, deletion_id: int, worker: str | None = None, time_budget: float | None = None
+) -> str:
+    """Claim the deletion and work through it in short batches until done or out of time.
+
+    Return "completed", "yielded" (released; run again), or "not_claimed" (someone
+    else has it, it is not due, or it is already finished: nothing was done).
+    """
+    worker = worker or _worker_name()
+    if not deletion_claim(deletion_id=deletion_id, worker=worker):
+        return "not_claimed"
+    if time_budget is None:
+        time_budget = float(_setting("DELETION_TIME_BUDGET_SECONDS", 60))
+    limit = int(_setting("DELETION_BATCH_SIZE", 10_000))
+    pause = float(_setting("DELETION_BATCH_PAUSE_SECONDS", 0))
+    deadline = time.monotonic() + time_budget
+    worst = 0.0
+    try:
+        while True:
+            done, elapsed = _run_batch(deletion_id, worker, limit)
+            worst = max(worst, elapsed)
+            if done:
+                _note_max_batch(deletion_id, worst)
+                return "completed"
+            if pause:
+                time.sleep(pause)
+            if time.monotonic() >= deadline:
+                _note_max_batch(deletion_id, worst)
+                _release(deletion_id, worker)
+                return "yielded"
+    except LostClaim:
+        logger.warning("Deletion %s was taken over by another worker.", deletion_id)
+        return "not_claimed"
+    except Exception as exc:
+        logger.exception("Deletion %s failed a batch.", deletion_id)
+        _fail(deletion_id, worker, exc)
+        raise
+
+
+def _note_max_batch(deletion_id: int, worst: float) -> None:
+    # Outside the batches, so measuring never lengthens one.
+    with transaction.atomic():
+        row = DeletionRequest.objects.select_for_update().filter(pk=deletion_id).first()
+        if row is not None and row.progress:
+            row.progress["max_batch_ms"] = round(max(row.progress.get("max_batch_ms", 0), worst), 2)
+            row.save(update_fields=["progress"])
+
+
+def _fail(deletion_id: int, worker: str, exc: Exception) -> None:
+    row = DeletionRequest.objects.filter(pk=deletion_id).first()
+    if row is None:
+        return
+    extra: dict[str, Any] = {"last_error": f"{type(exc).__name__}: {exc}"[:2000]}
+    if row.attempts >= int(_setting("DELETION_MAX_ATTEMPTS", 10)):
+        extra["status"] = DeletionStatus.FAILED
+    _release(deletion_id, worker, **extra)
+
+
+def deletion_sweep(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
+    """Return the ids of ledger rows a worker should run now (due, released or stale)."""
+    now = now or timezone.now()
+    stale = timedelta(seconds=int(_setting("DELETION_CLAIM_STALE_SECONDS", 300)))
+    return list(
+        DeletionRequest.objects.needing_work(now=now, stale_after=stale)
+        .order_by("scheduled_for")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def deletion_ready() -> None:
+    """Wire the deletion machinery in at app ready: tasks and the workspace hook."""
+    from accounts.services import WORKSPACE_HOOKS
+    from privacy import tasks_deletion, tasks_retention  # noqa: F401  (registers the tasks)
+
+    if workspace_hook_schedule_deletion not in WORKSPACE_HOOKS["deleted"]:
+        WORKSPACE_HOOKS["deleted"].append(workspace_hook_schedule_deletion)

@@ -1,0 +1,432 @@
+"""The retention registry and the daily retention run.
+
+Every installed model declares a retention category and period in `RETENTION`, keyed
+by model label (a test fails for any model that does not). Other apps add theirs with
+`retention_register(...)` at app ready; settings override the periods at call time
+(`RETENTION_OVERRIDES = {"app.Model": {"days": n}}`). The daily run purges or
+anonymises what is past its time, in short batches, and writes a `RetentionRun`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.db.models import CharField, Exists, Min, OuterRef, Q, Subquery
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from privacy.models.retention import RetentionRun, RetentionRunStatus
+
+logger = logging.getLogger(__name__)
+
+
+class Action:
+    PURGE = "purge"  # deleted once older than the period
+    PER_WORKSPACE = "per_workspace"  # deleted after the workspace's own period
+    WITH_ACCOUNT = "with_account"  # lives as long as its account or workspace
+    KEEP = "keep"  # kept; holds no personal data, or personal data is erased
+    CONFIGURATION = "configuration"  # part of the system, not about anyone
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    category: str
+    period: str  # in words, as the policy says it
+    action: str
+    days: int | None = None
+    age_field: str | None = None  # the timestamp the period counts from
+    purge: Callable | None = None  # custom purger: (*, label, rule, now, stats) -> int
+    oldest: Callable | None = None  # custom "oldest record" for the overview page
+
+
+@dataclass
+class BatchStats:
+    batches: int = 0
+    longest_ms: float = 0.0
+
+    def timed(self, started: float) -> None:
+        self.batches += 1
+        self.longest_ms = max(self.longest_ms, (time.perf_counter() - started) * 1000)
+
+
+def _batch_size() -> int:
+    return int(getattr(settings, "RETENTION_BATCH_SIZE", 10_000))
+
+
+# ---------------------------------------------------------------------------- purgers
+
+
+def _purge_by_age(*, label: str, rule: RetentionRule, now: datetime, stats: BatchStats) -> int:
+    """Delete rows whose `age_field` is older than the period, through the ORM in batches."""
+    return _delete_in_batches(
+        label, Q(**{f"{rule.age_field}__lt": now - timedelta(rule.days)}), stats
+    )
+
+
+def _delete_in_batches(label: str, condition: Q, stats: BatchStats, batch: int = 1000) -> int:
+    model = apps.get_model(label)
+    total = 0
+    while True:
+        started = time.perf_counter()
+        with transaction.atomic():
+            ids = list(
+                model._base_manager.filter(condition)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch]
+            )
+            if ids:
+                _, per_model = model._base_manager.filter(pk__in=ids).delete()
+                total += per_model.get(label, 0)
+        stats.timed(started)
+        if len(ids) < batch:
+            return total
+
+
+def _purge_usage(*, label: str, rule: RetentionRule, now: datetime, stats: BatchStats) -> int:
+    """Delete usage records past each workspace's own retention period (30 to 90 days)."""
+    from accounts.models import Workspace
+    from apikeys.models import UsageRecord
+    from privacy.deletion import bulk_delete_batch
+
+    limit = _batch_size()
+    total = 0
+    workspaces = (
+        Workspace.objects.order_by("pk")
+        .values_list("pk", "usage_retention_days")
+        .iterator(chunk_size=2000)
+    )
+    for workspace_id, days in workspaces:
+        cutoff = now - timedelta(days=days)
+        since = None
+        while True:
+            started = time.perf_counter()
+            with transaction.atomic():
+                count, newest = bulk_delete_batch(
+                    model=UsageRecord,
+                    workspace_id=workspace_id,
+                    time_field="occurred_at",
+                    since=since,
+                    before=cutoff,
+                    limit=limit,
+                )
+            stats.timed(started)
+            total += count
+            if count < limit:
+                break
+            since = newest
+    return total
+
+
+def _purge_invitations(*, label: str, rule: RetentionRule, now: datetime, stats: BatchStats):
+    """Delete invitations 30 days after they expired, were revoked or were accepted."""
+    cutoff = now - timedelta(days=rule.days)
+    condition = Q(expires_at__lt=cutoff) | Q(revoked_at__lt=cutoff) | Q(accepted_at__lt=cutoff)
+    return _delete_in_batches(label, condition, stats)
+
+
+def _purge_unverified_signups(*, label: str, rule: RetentionRule, now: datetime, stats):
+    """Schedule deletion of sign-ups never verified within the period (no grace, no mail)."""
+    from allauth.account.models import EmailAddress
+
+    from accounts.models import User
+    from privacy.deletion import account_deletion_request
+    from privacy.models.deletion import DeletionKind, DeletionRequest
+
+    cutoff = now - timedelta(days=rule.days)
+    verified = EmailAddress.objects.filter(user_id=OuterRef("pk"), verified=True)
+    open_deletions = DeletionRequest.objects.open().filter(
+        kind=DeletionKind.ACCOUNT, target_id=OuterRef("pk_text")
+    )
+    candidates = (
+        User.objects.annotate(pk_text=Cast("pk", CharField()))
+        .filter(date_joined__lt=cutoff, is_staff=False, is_superuser=False)
+        .exclude(Exists(verified))
+        .exclude(Exists(open_deletions))
+        .order_by("pk")[:500]
+    )
+    scheduled = 0
+    for user in candidates:
+        started = time.perf_counter()
+        account_deletion_request(
+            user=user, reason="unverified_signup", grace_days=0, send_receipt=False
+        )
+        stats.timed(started)
+        scheduled += 1
+    return scheduled
+
+
+def _purge_expired_sessions(*, label: str, rule: RetentionRule, now: datetime, stats):
+    return _delete_in_batches(label, Q(expire_date__lt=now), stats)
+
+
+def _oldest_usage(*, label: str, rule: RetentionRule, now: datetime) -> dict:
+    """Find the usage record furthest past its workspace's period (one index probe each)."""
+    from accounts.models import Workspace
+    from apikeys.models import UsageRecord
+
+    first = UsageRecord.objects.filter(workspace_id=OuterRef("pk")).order_by("occurred_at")
+    worst = None
+    rows = (
+        Workspace.objects.annotate(oldest=Subquery(first.values("occurred_at")[:1]))
+        .filter(oldest__isnull=False)
+        .values_list("oldest", "usage_retention_days")
+    )
+    for oldest, days in rows.iterator(chunk_size=2000):
+        overdue = (now - oldest) - timedelta(days=days)
+        if worst is None or overdue > worst["overdue_by"]:
+            worst = {"oldest": oldest, "days": days, "overdue_by": overdue}
+    if worst is None:
+        return {"oldest": None, "days": None, "overdue": False}
+    return {
+        "oldest": worst["oldest"],
+        "days": worst["days"],
+        "overdue": worst["overdue_by"] > timedelta(days=1),
+    }
+
+
+# ---------------------------------------------------------------------------- the registry
+
+
+def _keep(category: str, period: str) -> RetentionRule:
+    return RetentionRule(category=category, period=period, action=Action.KEEP)
+
+
+def _config(what: str) -> RetentionRule:
+    return RetentionRule(
+        category="configuration", period=f"{what}; not about anyone", action=Action.CONFIGURATION
+    )
+
+
+def _with_account(category: str, period: str = "until the account is deleted") -> RetentionRule:
+    return RetentionRule(category=category, period=period, action=Action.WITH_ACCOUNT)
+
+
+RETENTION: dict[str, RetentionRule] = {
+    # Django and third-party apps.
+    "admin.LogEntry": RetentionRule(
+        category="staff_actions",
+        period="2 years",
+        action=Action.PURGE,
+        days=730,
+        age_field="action_time",
+    ),
+    "auth.Permission": _config("permission definitions"),
+    "auth.Group": _config("staff groups"),
+    "auth.Group_permissions": _config("staff group permissions"),
+    "contenttypes.ContentType": _config("model registry"),
+    "sessions.Session": RetentionRule(
+        category="sessions",
+        period="until the session expires (Django's SESSION_COOKIE_AGE)",
+        action=Action.PURGE,
+        days=0,
+        age_field="expire_date",
+        purge=_purge_expired_sessions,
+    ),
+    "account.EmailAddress": _with_account("account"),
+    "account.EmailConfirmation": RetentionRule(
+        category="verification",
+        period="3 days (the confirmation link's lifetime)",
+        action=Action.PURGE,
+        days=3,
+        age_field="created",
+    ),
+    "mfa.Authenticator": _with_account("account"),
+    "usersessions.UserSession": RetentionRule(
+        category="sessions",
+        period="14 days after last seen, or until the account is deleted",
+        action=Action.PURGE,
+        days=14,
+        age_field="last_seen_at",
+    ),
+    "django_celery_beat.SolarSchedule": _config("job schedules"),
+    "django_celery_beat.IntervalSchedule": _config("job schedules"),
+    "django_celery_beat.ClockedSchedule": _config("job schedules"),
+    "django_celery_beat.CrontabSchedule": _config("job schedules"),
+    "django_celery_beat.PeriodicTasks": _config("job schedules"),
+    "django_celery_beat.PeriodicTask": _config("job schedules"),
+    # Identity and tenancy.
+    "accounts.User": RetentionRule(
+        category="account",
+        period=(
+            "while the account is open; deleted after the grace period once closed; "
+            "unverified sign-ups after 30 days"
+        ),
+        action=Action.PURGE,
+        days=30,
+        age_field="date_joined",
+        purge=_purge_unverified_signups,
+    ),
+    "accounts.User_groups": _with_account("account"),
+    "accounts.User_user_permissions": _with_account("account"),
+    "accounts.Workspace": _with_account(
+        "workspace", "until deleted, then after the workspace grace period"
+    ),
+    "accounts.Membership": _with_account("workspace"),
+    "accounts.Invitation": RetentionRule(
+        category="invitations",
+        period="30 days after expiry, revocation or acceptance",
+        action=Action.PURGE,
+        days=30,
+        age_field="expires_at",
+        purge=_purge_invitations,
+    ),
+    "accounts.AuditEvent": _keep(
+        "audit", "kept (append-only); personal data erased when the account is deleted"
+    ),
+    # API keys and usage.
+    "apikeys.ApiKey": _with_account("api_keys", "until the workspace is deleted"),
+    "apikeys.UsageRecord": RetentionRule(
+        category="api_usage",
+        period="the workspace's usage retention (30 to 90 days)",
+        action=Action.PER_WORKSPACE,
+        age_field="occurred_at",
+        purge=_purge_usage,
+        oldest=_oldest_usage,
+    ),
+    "apikeys.UsageDailyRollup": _keep(
+        "usage_rollups", "kept, anonymised (counts per day; no personal data)"
+    ),
+    # Privacy.
+    "privacy.PrivacySettings": _with_account("account"),
+    "privacy.ConsentRecord": RetentionRule(
+        category="consent_proof",
+        period="3 years; unlinked from the person when the account is deleted",
+        action=Action.PURGE,
+        days=3 * 365,
+        age_field="created_at",
+    ),
+    "privacy.PolicyVersion": _keep("policies", "kept (published policy texts)"),
+    "privacy.PolicyNotice": _with_account("account"),
+    "privacy.PolicyAcceptance": _with_account("account"),
+    "privacy.PrivacyRequest": RetentionRule(
+        category="privacy_requests",
+        period="3 years after the request is closed",
+        action=Action.PURGE,
+        days=3 * 365,
+        age_field="closed_at",
+    ),
+    "privacy.PrivacyRequestNote": RetentionRule(
+        category="privacy_requests",
+        period="with its privacy request (3 years after closing)",
+        action=Action.WITH_ACCOUNT,
+    ),
+    "privacy.DeletionRequest": RetentionRule(
+        category="deletion_ledger",
+        period="3 years after completion (holds no personal data)",
+        action=Action.PURGE,
+        days=3 * 365,
+        age_field="completed_at",
+    ),
+    "privacy.RetentionRun": RetentionRule(
+        category="operations",
+        period="1 year",
+        action=Action.PURGE,
+        days=365,
+        age_field="started_at",
+    ),
+}
+
+
+def retention_register(label: str, **fields) -> None:
+    """Declare a model's retention (call at app ready). See `RetentionRule` for fields."""
+    RETENTION[label] = RetentionRule(**fields)
+
+
+def retention_rule(label: str) -> RetentionRule | None:
+    """Return the rule for a model label with settings overrides applied (at call time)."""
+    rule = RETENTION.get(label)
+    override = getattr(settings, "RETENTION_OVERRIDES", {}).get(label)
+    if rule is not None and override:
+        rule = replace(rule, **override)
+    return rule
+
+
+def retention_rules() -> dict[str, RetentionRule]:
+    return {label: retention_rule(label) for label in RETENTION}
+
+
+def retention_unclassified() -> list[str]:
+    """Return the labels of installed models that have no retention rule."""
+    models = apps.get_models(include_auto_created=True)
+    return sorted(m._meta.label for m in models if m._meta.label not in RETENTION)
+
+
+def _purger(rule: RetentionRule) -> Callable | None:
+    if rule.purge is not None:
+        return rule.purge
+    if rule.action == Action.PURGE and rule.age_field and rule.days is not None:
+        return _purge_by_age
+    return None
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+def retention_run(*, now: datetime | None = None) -> RetentionRun:
+    """Purge everything past its period, category by category; record the run.
+
+    A failing category is recorded and the run goes on with the next one.
+    """
+    now = now or timezone.now()
+    run = RetentionRun.objects.create(started_at=now)
+    started = time.perf_counter()
+    counts: dict[str, int] = {}
+    errors: list[dict] = []
+    stats = BatchStats()
+    for label, rule in retention_rules().items():
+        purger = _purger(rule)
+        if purger is None:
+            continue
+        try:
+            apps.get_model(label)
+        except LookupError:
+            continue
+        try:
+            count = purger(label=label, rule=rule, now=now, stats=stats)
+        except Exception as exc:
+            logger.exception("Retention of %s failed.", label)
+            errors.append({"category": rule.category, "model": label, "error": str(exc)[:500]})
+            continue
+        counts[rule.category] = counts.get(rule.category, 0) + count
+    run.finished_at = timezone.now()
+    run.duration_ms = int((time.perf_counter() - started) * 1000)
+    run.counts = counts
+    run.errors = errors
+    run.longest_batch_ms = round(stats.longest_ms, 2)
+    run.status = (
+        RetentionRunStatus.COMPLETED_WITH_ERRORS if errors else RetentionRunStatus.COMPLETED
+    )
+    run.save()
+    return run
+
+
+# ---------------------------------------------------------------------------- overview
+
+
+def retention_overview(*, now: datetime | None = None) -> list[dict]:
+    """Return, per model, its category, period and oldest record against that period."""
+    now = now or timezone.now()
+    rows = []
+    for label, rule in sorted(retention_rules().items(), key=lambda item: item[1].category):
+        try:
+            model = apps.get_model(label)
+        except LookupError:
+            continue
+        row = {"label": label, "category": rule.category, "period": rule.period}
+        row.update(oldest=None, overdue=False)
+        if rule.oldest is not None:
+            row.update(rule.oldest(label=label, rule=rule, now=now))
+        elif rule.age_field:
+            oldest = model._base_manager.aggregate(oldest=Min(rule.age_field))["oldest"]
+            row["oldest"] = oldest
+            if oldest is not None and rule.days is not None and rule.action == Action.PURGE:
+                row["overdue"] = oldest < now - timedelta(days=rule.days + 1)
+        rows.append(row)
+    return rows

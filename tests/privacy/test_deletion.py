@@ -1,0 +1,401 @@
+"""The deletion ledger, its services and the job, run in-process against PostgreSQL."""
+
+from datetime import timedelta
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+
+from accounts.audit import audit_chain_verify, audit_record
+from accounts.errors import Conflict, NotFound
+from accounts.models import AuditEvent, Invitation, Membership, User, Workspace
+from accounts.permissions import Role
+from accounts.services import workspace_delete
+from apikeys.models import ApiKey, UsageDailyRollup, UsageRecord
+from privacy import deletion as deletion_module
+from privacy.deletion import (
+    DeletionAction,
+    account_deletion_cancel,
+    account_deletion_cancel_by_token,
+    account_deletion_plan,
+    account_deletion_request,
+    deletion_cancel_token,
+    deletion_claim,
+    deletion_run,
+    deletion_sweep,
+)
+from privacy.models import ConsentRecord, DeletionRequest, PrivacySettings
+from privacy.models.deletion import DeletionKind, DeletionStatus
+from tests.factories import UserFactory, WorkspaceFactory, add_member
+
+pytestmark = pytest.mark.django_db
+
+
+def make_key(workspace, n=0):
+    return ApiKey.objects.create(
+        workspace=workspace,
+        public_id=f"pk{workspace.pk.hex[:8]}{n}",
+        name=f"key {n}",
+        environment="development",
+        secret_hash="0" * 64,
+        pepper_id="p1",
+        last_four="abcd",
+    )
+
+
+def load_usage(workspace, key, count, *, start=None):
+    """Insert `count` usage rows for one workspace with generate_series (fast)."""
+    start = start or timezone.now() - timedelta(days=1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO apikeys_usagerecord (workspace_id, api_key_id, request_id, occurred_at,
+                model, input_tokens, output_tokens, status, latency_ms, moderation, received_at)
+            SELECT %s, %s, %s || g, %s + g * interval '1 millisecond', 'm', 1, 1, 200, 5,
+                'none', now()
+            FROM generate_series(1, %s) g
+            """,
+            [workspace.pk, key.pk, f"{workspace.pk.hex}-", start, count],
+        )
+
+
+def make_due(deletion):
+    DeletionRequest.objects.filter(pk=deletion.pk).update(
+        scheduled_for=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def run_to_end(deletion_id, **kwargs):
+    outcomes = []
+    for _ in range(1000):
+        outcome = deletion_run(deletion_id=deletion_id, **kwargs)
+        outcomes.append(outcome)
+        if outcome != "yielded":
+            return outcomes
+    raise AssertionError("deletion never finished")
+
+
+@pytest.fixture
+def account(settings):
+    """A user with a sole-owner workspace full of data and a workspace shared with others."""
+    settings.DELETION_BATCH_SIZE = 1000
+    user = UserFactory(email="leaving@example.com")
+    own = WorkspaceFactory(owner=user, name="Mine")
+    key = make_key(own)
+    load_usage(own, key, 3500)
+    UsageDailyRollup.objects.create(
+        workspace=own, api_key=key, day=timezone.now().date(), model="m", requests=3
+    )
+    add_member(own, Role.DEVELOPER)
+    Invitation.objects.create(
+        workspace=own,
+        email="someone@example.com",
+        role=Role.VIEWER,
+        token_hash="a" * 64,
+        expires_at=timezone.now() + timedelta(days=7),
+    )
+    other_owner = UserFactory()
+    shared = WorkspaceFactory(owner=other_owner, name="Shared")
+    Membership.objects.create(workspace=shared, user=user, role=Role.OWNER)
+    shared_key = make_key(shared, 1)
+    load_usage(shared, shared_key, 50)
+    PrivacySettings.objects.create(user=user, training_opt_out=True)
+    ConsentRecord.objects.create(
+        user=user, analytics=True, banner_version="1", method="accept", user_agent="Firefox"
+    )
+    audit_record(action="account.login", actor=user, ip_address="203.0.113.9", user_agent="Firefox")
+    return {"user": user, "own": own, "shared": shared, "shared_key": shared_key}
+
+
+def test_plan_separates_sole_owner_workspaces_from_shared_ones(account):
+    plan = account_deletion_plan(user=account["user"])
+
+    assert [w.name for w in plan.deleted] == ["Mine"]
+    assert [w.name for w in plan.kept] == ["Shared"]
+    assert plan.members_losing_access[account["own"].pk] == 1
+
+
+def test_request_schedules_the_deletion_after_the_grace_period(account, settings):
+    settings.ACCOUNT_DELETION_GRACE_DAYS = 30
+    deletion = account_deletion_request(user=account["user"])
+
+    assert deletion.status == DeletionStatus.PENDING
+    assert deletion.kind == DeletionKind.ACCOUNT
+    assert abs((deletion.scheduled_for - deletion.requested_at) - timedelta(days=30)) < timedelta(
+        seconds=1
+    )
+    assert AuditEvent.objects.filter(action=DeletionAction.ACCOUNT_DELETION_REQUESTED).count() == 1
+
+
+def test_request_email_explains_what_happens_and_how_to_cancel(
+    account, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        deletion = account_deletion_request(user=account["user"])
+
+    body = mail.outbox[-1].body
+    assert "Mine" in body and "Shared" in body
+    assert deletion_cancel_token(deletion=deletion) in body
+
+
+def test_asking_twice_returns_the_open_deletion(account):
+    first = account_deletion_request(user=account["user"])
+    second = account_deletion_request(user=account["user"])
+
+    assert first.pk == second.pk
+    assert DeletionRequest.objects.count() == 1
+
+
+def test_job_does_nothing_during_the_grace_period(account):
+    deletion = account_deletion_request(user=account["user"])
+
+    assert deletion_run(deletion_id=deletion.pk) == "not_claimed"
+    assert User.objects.filter(pk=account["user"].pk).exists()
+
+
+def test_cancel_during_grace_keeps_everything(account):
+    user = account["user"]
+    deletion = account_deletion_request(user=user)
+
+    account_deletion_cancel(user=user)
+    make_due(deletion)
+
+    deletion.refresh_from_db()
+    assert deletion.status == DeletionStatus.CANCELLED
+    assert deletion_run(deletion_id=deletion.pk) == "not_claimed"
+    assert User.objects.filter(pk=user.pk).exists()
+    assert UsageRecord.objects.filter(workspace=account["own"]).count() == 3500
+
+
+def test_cancel_by_emailed_token(account):
+    deletion = account_deletion_request(user=account["user"])
+
+    account_deletion_cancel_by_token(token=deletion_cancel_token(deletion=deletion))
+
+    deletion.refresh_from_db()
+    assert deletion.status == DeletionStatus.CANCELLED
+    assert AuditEvent.objects.filter(action=DeletionAction.ACCOUNT_DELETION_CANCELLED).exists()
+
+
+def test_cancel_with_a_forged_token_is_not_found(account):
+    account_deletion_request(user=account["user"])
+
+    with pytest.raises(NotFound):
+        account_deletion_cancel_by_token(token="forged:token")
+
+
+def test_cancel_once_running_is_refused(account):
+    deletion = account_deletion_request(user=account["user"])
+    make_due(deletion)
+    assert deletion_claim(deletion_id=deletion.pk, worker="w1")
+
+    with pytest.raises(Conflict):
+        account_deletion_cancel(user=account["user"])
+
+
+def test_job_deletes_the_account_and_its_sole_owner_workspaces(account):
+    user, own, shared = account["user"], account["own"], account["shared"]
+    deletion = account_deletion_request(user=user)
+    make_due(deletion)
+
+    outcomes = run_to_end(deletion.pk)
+
+    assert outcomes[-1] == "completed"
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert not Workspace.objects.filter(pk=own.pk).exists()
+    assert not UsageRecord.objects.filter(workspace_id=own.pk).exists()
+    assert not UsageDailyRollup.objects.filter(workspace_id=own.pk).exists()
+    assert not ApiKey.objects.filter(workspace_id=own.pk).exists()
+    assert not Invitation.objects.filter(workspace_id=own.pk).exists()
+    assert not Membership.objects.filter(workspace_id=own.pk).exists()
+    assert not EmailAddress.objects.filter(email="leaving@example.com").exists()
+    assert not PrivacySettings.objects.filter(user_id=user.pk).exists()
+    # The shared workspace keeps its data; only the membership is gone.
+    assert Workspace.objects.filter(pk=shared.pk).exists()
+    assert UsageRecord.objects.filter(workspace_id=shared.pk).count() == 50
+    assert Membership.objects.filter(workspace=shared).count() == 1
+    # Proof of consent stays, unlinked.
+    consent = ConsentRecord.objects.get()
+    assert consent.user_id is None and consent.user_agent == ""
+    deletion.refresh_from_db()
+    assert deletion.status == DeletionStatus.COMPLETED
+    assert deletion.progress["counts"]["apikeys.UsageRecord"] == 3500
+    assert deletion.receipt["deleted"]["apikeys.UsageRecord"] == 3500
+
+
+def test_audit_chain_verifies_after_deletion_with_personal_data_blanked(account):
+    user = account["user"]
+    deletion = account_deletion_request(user=user)
+    make_due(deletion)
+
+    run_to_end(deletion.pk)
+
+    checked, broken = audit_chain_verify()
+    assert broken is None and checked > 0
+    events = AuditEvent.objects.filter(actor_id=user.pk) | AuditEvent.objects.filter(
+        subject_user_id=user.pk
+    )
+    assert events.exists()
+    assert not events.exclude(actor_email="").exists()
+    assert not events.exclude(user_agent="").exists()
+    assert not events.filter(ip_address__isnull=False).exists()
+    assert AuditEvent.objects.filter(action=DeletionAction.ACCOUNT_DELETED).count() == 1
+
+
+def test_receipt_is_emailed_before_the_address_is_erased(account, monkeypatch):
+    user = account["user"]
+    seen = {}
+    original = deletion_module.email_send_now
+
+    def spy(*, to, subject, body):
+        seen["to"] = to
+        seen["address_still_there"] = EmailAddress.objects.filter(email=to[0]).exists()
+        seen["user_still_there"] = User.objects.filter(pk=user.pk).exists()
+        seen["body"] = body
+        original(to=to, subject=subject, body=body)
+
+    monkeypatch.setattr(deletion_module, "email_send_now", spy)
+    deletion = account_deletion_request(user=user, send_receipt=True)
+    make_due(deletion)
+    mail.outbox.clear()
+
+    run_to_end(deletion.pk)
+
+    assert seen["to"] == ["leaving@example.com"]
+    assert seen["address_still_there"] and seen["user_still_there"]
+    assert "apikeys.UsageRecord: 3500" in seen["body"]
+    assert "Audit events" in seen["body"]
+    assert [m.subject for m in mail.outbox] == ["Receipt: your Console account has been deleted"]
+    deletion.refresh_from_db()
+    assert deletion.receipt_sent_at is not None
+
+
+def test_rerunning_a_completed_deletion_is_harmless(account):
+    deletion = account_deletion_request(user=account["user"])
+    make_due(deletion)
+    run_to_end(deletion.pk)
+    deletion.refresh_from_db()
+    completed_at = deletion.completed_at
+
+    assert deletion_run(deletion_id=deletion.pk) == "not_claimed"
+
+    deletion.refresh_from_db()
+    assert deletion.completed_at == completed_at
+    assert AuditEvent.objects.filter(action=DeletionAction.ACCOUNT_DELETED).count() == 1
+
+
+def test_a_job_resumes_from_its_cursor_after_yielding(account):
+    deletion = account_deletion_request(user=account["user"])
+    make_due(deletion)
+
+    outcomes = run_to_end(deletion.pk, time_budget=0)
+
+    assert outcomes.count("yielded") > 3
+    assert outcomes[-1] == "completed"
+    deletion.refresh_from_db()
+    assert deletion.progress["counts"]["apikeys.UsageRecord"] == 3500
+    assert deletion.attempts == len(outcomes)
+
+
+def test_two_claims_only_one_wins(account):
+    deletion = account_deletion_request(user=account["user"])
+    make_due(deletion)
+
+    first = deletion_claim(deletion_id=deletion.pk, worker="w1")
+    second = deletion_claim(deletion_id=deletion.pk, worker="w2")
+
+    assert (first, second) == (True, False)
+    deletion.refresh_from_db()
+    assert deletion.claimed_by == "w1"
+    # A worker without the claim cannot run a batch either.
+    assert deletion_run(deletion_id=deletion.pk, worker="w2") == "not_claimed"
+
+
+def test_a_stale_claim_can_be_taken_over(account, settings):
+    settings.DELETION_CLAIM_STALE_SECONDS = 60
+    deletion = account_deletion_request(user=account["user"])
+    make_due(deletion)
+    assert deletion_claim(deletion_id=deletion.pk, worker="dead")
+    DeletionRequest.objects.filter(pk=deletion.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=61)
+    )
+
+    assert deletion_sweep() == [deletion.pk]
+    assert run_to_end(deletion.pk)[-1] == "completed"
+
+
+def test_sweeper_lists_due_and_released_rows_but_not_live_or_future_ones(account):
+    user = account["user"]
+    future = account_deletion_request(user=user)
+    due = account_deletion_request(user=UserFactory())
+    make_due(due)
+    live = account_deletion_request(user=UserFactory())
+    make_due(live)
+    deletion_claim(deletion_id=live.pk, worker="alive")
+    released = account_deletion_request(user=UserFactory())
+    make_due(released)
+    deletion_claim(deletion_id=released.pk, worker="gone")
+    DeletionRequest.objects.filter(pk=released.pk).update(claimed_by="")
+
+    ids = deletion_sweep()
+
+    assert set(ids) == {due.pk, released.pk}
+    assert future.pk not in ids
+
+
+def test_workspace_deletion_goes_through_the_ledger(settings):
+    settings.WORKSPACE_DELETION_GRACE_DAYS = 0
+    settings.DELETION_BATCH_SIZE = 500
+    owner = UserFactory()
+    workspace = WorkspaceFactory(owner=owner)
+    load_usage(workspace, make_key(workspace), 1200)
+
+    # Eager Celery in tests: the zero-grace run happens on commit, in-process.
+    workspace_delete(workspace=workspace, actor=owner)
+    deletion = DeletionRequest.objects.get(kind=DeletionKind.WORKSPACE)
+    run_to_end(deletion.pk)
+
+    deletion.refresh_from_db()
+    assert deletion.status == DeletionStatus.COMPLETED
+    assert not Workspace.objects.filter(pk=workspace.pk).exists()
+    assert not UsageRecord.objects.filter(workspace_id=workspace.pk).exists()
+    assert User.objects.filter(pk=owner.pk).exists()
+
+
+def test_workspace_deletion_has_a_grace_period_by_default(settings):
+    settings.WORKSPACE_DELETION_GRACE_DAYS = 14
+    owner = UserFactory()
+    workspace = WorkspaceFactory(owner=owner)
+
+    workspace_delete(workspace=workspace, actor=owner)
+
+    deletion = DeletionRequest.objects.get(kind=DeletionKind.WORKSPACE)
+    assert deletion.status == DeletionStatus.PENDING
+    assert deletion.scheduled_for - deletion.requested_at >= timedelta(days=14)
+    assert Workspace.objects.filter(pk=workspace.pk).exists()
+
+
+def test_batches_commit_separately_so_a_failure_keeps_earlier_progress(account, monkeypatch):
+    deletion = account_deletion_request(user=account["user"])
+    make_due(deletion)
+    calls = {"n": 0}
+    original = deletion_module.STEP_HANDLERS["bulk"]
+
+    def flaky(step, cursor, limit):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("database went away")
+        return original(step, cursor, limit)
+
+    monkeypatch.setitem(deletion_module.STEP_HANDLERS, "bulk", flaky)
+    with pytest.raises(RuntimeError):
+        deletion_run(deletion_id=deletion.pk)
+
+    deletion.refresh_from_db()
+    assert deletion.progress["counts"]["apikeys.UsageRecord"] == 2000
+    assert UsageRecord.objects.filter(workspace_id=account["own"].pk).count() == 1500
+    assert deletion.claimed_by == "" and "database went away" in deletion.last_error
+    assert run_to_end(deletion.pk)[-1] == "completed"
+    assert not UsageRecord.objects.filter(workspace_id=account["own"].pk).exists()
