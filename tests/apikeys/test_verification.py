@@ -1,0 +1,313 @@
+"""verify(): every answer code, the limits in Redis, caching and invalidation."""
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+import redis
+import time_machine
+from django.db import connection
+from django.utils import timezone
+
+from accounts.permissions import Role
+from accounts.services import workspace_settings_update
+from apikeys import keys, verification
+from apikeys.models import ApiKey
+from apikeys.services import (
+    api_key_cache_invalidate_for_user,
+    api_key_last_used_flush,
+    api_key_revoke,
+    api_key_rotate,
+    api_key_update,
+)
+from apikeys.verification import verify
+from privacy.models import PrivacySettings
+from tests.factories import add_member
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_valid_key_answers_workspace_scopes_limits_and_flags(make_key, workspace):
+    api_key, full = make_key(scopes=["inference"], requests_per_minute=10, tokens_per_minute=1000)
+    result = verify(full, required_scope="inference", estimated_tokens=100)
+    assert result.valid and result.code == "valid"
+    assert result.key_id == api_key.public_id
+    assert result.workspace_id == str(workspace.pk)
+    assert result.environment == "development"
+    assert result.scopes == ["inference"]
+    assert result.limits["requests_per_minute"] == 10
+    assert result.remaining["requests"] == 9
+    assert result.remaining["tokens"] == 900
+    assert result.data_handling == {"zero_data_retention": False, "training_opt_out": False}
+
+
+def test_malformed_and_bad_checksum_are_refused_before_any_io(make_key, django_assert_num_queries):
+    _api_key, full = make_key()
+    verification._state["client"] = None  # any Redis use would reconnect; none may happen
+    with django_assert_num_queries(0):
+        assert verify("not a key").code == "malformed"
+        assert verify(full[:-1] + ("A" if full[-1] != "A" else "B")).code == "malformed"
+    assert verification._state["client"] is None
+
+
+def test_unknown_public_id_and_wrong_secret_both_answer_unknown(make_key):
+    api_key, _full = make_key()
+    stranger = keys.assemble(
+        environment="development", public_id=keys.new_public_id(), secret=keys.new_secret()
+    )
+    wrong_secret = keys.assemble(
+        environment="development", public_id=api_key.public_id, secret=keys.new_secret()
+    )
+    assert verify(stranger).code == "unknown"
+    assert verify(wrong_secret).code == "unknown"
+
+
+def test_revoked_key_fails_on_the_very_next_call(make_key, user):
+    api_key, full = make_key()
+    assert verify(full).valid
+    api_key_revoke(api_key=api_key, actor=user)
+    assert verify(full).code == "revoked"
+
+
+def test_expired_key_answers_expired(make_key):
+    _api_key, full = make_key(expires_at=timezone.now() + timedelta(days=2))
+    assert verify(full).valid
+    with time_machine.travel(timezone.now() + timedelta(days=3)):
+        assert verify(full).code == "expired"
+
+
+def test_ipv4_allowlist(make_key):
+    _api_key, full = make_key(allowed_ips=["203.0.113.0/24"])
+    assert verify(full, client_ip="203.0.113.77").valid
+    assert verify(full, client_ip="198.51.100.1").code == "ip_not_allowed"
+    assert verify(full).code == "ip_not_allowed"
+    assert verify(full, client_ip="not-an-ip").code == "ip_not_allowed"
+
+
+def test_ipv6_allowlist_and_ipv4_mapped_addresses(make_key):
+    _api_key, full = make_key(allowed_ips=["2001:db8::/32", "192.0.2.0/24"])
+    assert verify(full, client_ip="2001:db8:1::5").valid
+    assert verify(full, client_ip="2001:db9::1").code == "ip_not_allowed"
+    assert verify(full, client_ip="::ffff:192.0.2.9").valid
+
+
+def test_missing_scope(make_key):
+    _api_key, full = make_key(scopes=["models.read"])
+    assert verify(full, required_scope="inference").code == "scope_missing"
+    assert verify(full, required_scope="models.read").valid
+
+
+def test_max_tokens_per_request(make_key):
+    _api_key, full = make_key(max_tokens_per_request=512)
+    assert verify(full, max_tokens=512).valid
+    assert verify(full, max_tokens=513).code == "max_tokens_exceeded"
+
+
+def test_requests_per_minute_with_retry_after(make_key):
+    _api_key, full = make_key(requests_per_minute=2)
+    with time_machine.travel("2030-01-01 00:00:10Z", tick=False):
+        assert verify(full).valid
+        assert verify(full).valid
+        result = verify(full)
+    assert result.code == "rate_limited"
+    assert result.retry_after == 50
+
+
+def test_tokens_per_minute(make_key):
+    _api_key, full = make_key(tokens_per_minute=1000)
+    with time_machine.travel("2030-01-01 00:00:10Z", tick=False):
+        assert verify(full, estimated_tokens=600).valid
+        assert verify(full, estimated_tokens=600).code == "rate_limited"
+        assert verify(full, estimated_tokens=400).valid
+    with time_machine.travel("2030-01-01 00:01:01Z", tick=False):
+        assert verify(full, estimated_tokens=600).valid
+
+
+def test_monthly_budget(make_key):
+    _api_key, full = make_key(monthly_token_budget=1000)
+    with time_machine.travel("2030-01-15 00:00:00Z", tick=False):
+        assert verify(full, estimated_tokens=900).remaining["budget_tokens"] == 100
+        assert verify(full, estimated_tokens=200).code == "budget_exhausted"
+    with time_machine.travel("2030-02-01 00:00:00Z", tick=False):
+        assert verify(full, estimated_tokens=200).valid
+
+
+def test_concurrent_verifies_let_exactly_the_limit_pass(make_key):
+    _api_key, full = make_key(requests_per_minute=25)
+    now = time.time()
+    if now % 60 > 50:  # stay inside one rate window
+        time.sleep(61 - now % 60)
+    assert verify(full, estimated_tokens=0).valid  # warm the caches; counts as one
+    results = []
+    barrier = threading.Barrier(16)
+
+    def worker():
+        barrier.wait()
+        for _ in range(5):
+            results.append(verify(full).code)
+        connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 80
+    assert results.count("valid") == 24
+    assert results.count("rate_limited") == 56
+
+
+def test_rotation_grace_keeps_the_old_secret_until_it_ends(make_key, user):
+    api_key, old = make_key()
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        api_key, new = api_key_rotate(api_key=api_key, actor=user, grace="1h")
+        assert verify(new).valid
+        result = verify(old)
+        assert result.valid and result.previous_secret
+        traveller.shift(timedelta(minutes=59))
+        assert verify(old).valid
+        traveller.shift(timedelta(minutes=2))
+        assert verify(old).code == "expired"
+        assert verify(new).valid
+
+
+def test_rotation_without_grace_stops_the_old_secret_at_once(make_key, user):
+    api_key, old = make_key()
+    assert verify(old).valid
+    api_key, new = api_key_rotate(api_key=api_key, actor=user, grace="none")
+    assert verify(old).code == "unknown"
+    assert verify(new).valid
+
+
+def test_revocation_is_seen_at_once_by_another_process(make_key, user):
+    """A second process holds its own warm in-process cache; revoke; it refuses next."""
+    api_key, full = make_key()
+    script = textwrap.dedent(
+        f"""
+        import os, sys, django
+        os.environ["DJANGO_SETTINGS_MODULE"] = "console.settings.test"
+        os.environ["DATABASE_URL"] = {connection_url()!r}
+        django.setup()
+        from apikeys.verification import verify
+        print(verify({full!r}).code, flush=True)
+        sys.stdin.readline()
+        print(verify({full!r}).code, flush=True)
+        """
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "valid"
+        api_key_revoke(api_key=api_key, actor=user)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "revoked"
+    finally:
+        child.stdin.close()
+        child.wait(timeout=30)
+
+
+def connection_url() -> str:
+    params = connection.settings_dict
+    user = params.get("USER") or "postgres"
+    password = f":{params['PASSWORD']}" if params.get("PASSWORD") else ""
+    host = params.get("HOST") or "127.0.0.1"
+    port = params.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{params['NAME']}"
+
+
+def test_scope_change_reaches_a_warm_cache_at_once(make_key, user):
+    api_key, full = make_key(scopes=["models.read"])
+    assert verify(full, required_scope="inference").code == "scope_missing"
+    api_key_update(api_key=api_key, actor=user, scopes=["models.read", "inference"])
+    assert verify(full, required_scope="inference").valid
+
+
+def test_workspace_settings_change_reaches_verify_at_once(make_key, workspace, user):
+    _api_key, full = make_key()
+    assert verify(full).data_handling["zero_data_retention"] is False
+    workspace_settings_update(workspace=workspace, actor=user, zero_data_retention=True)
+    assert verify(full).data_handling["zero_data_retention"] is True
+
+
+def test_owner_training_opt_out_reaches_verify_after_invalidation(make_key, workspace, user):
+    _api_key, full = make_key()
+    developer = add_member(workspace, Role.DEVELOPER).user
+    PrivacySettings.objects.create(user=developer, training_opt_out=True)
+    assert verify(full).data_handling["training_opt_out"] is False  # not an owner
+    PrivacySettings.objects.create(user=user, training_opt_out=True)
+    api_key_cache_invalidate_for_user(user.pk)
+    assert verify(full).data_handling["training_opt_out"] is True
+
+
+def test_deleted_workspace_keys_stop_verifying(make_key, workspace, user):
+    from accounts.services import workspace_delete
+
+    _api_key, full = make_key()
+    assert verify(full).valid
+    workspace_delete(workspace=workspace, actor=user)
+    assert verify(full).code == "revoked"
+
+
+def test_a_warm_call_makes_one_redis_round_trip_and_no_query(
+    make_key, django_assert_num_queries, monkeypatch
+):
+    _api_key, full = make_key(requests_per_minute=1000, tokens_per_minute=10**6)
+    assert verify(full).valid
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    with django_assert_num_queries(0):
+        for _ in range(10):
+            assert verify(full, estimated_tokens=5).valid
+    assert len(sent) == 10
+    assert all(b"EVALSHA" in b"".join(_as_list(command)) for command in sent)
+
+
+def _as_list(command):
+    return command if isinstance(command, list | tuple) else [command]
+
+
+def test_last_used_is_buffered_and_flushed_in_one_batch(make_key, user):
+    api_key, full = make_key()
+    _other, other_full = make_key(name="Other")
+    assert verify(full, client_ip="203.0.113.5").valid
+    assert verify(other_full, client_ip="2001:db8::1").valid
+    assert ApiKey.objects.get(pk=api_key.pk).last_used_at is None  # no write per call
+    assert api_key_last_used_flush() == 2
+    api_key.refresh_from_db()
+    assert api_key.last_used_at is not None
+    assert api_key.last_used_ip == "203.0.113.5"
+    assert api_key_last_used_flush() == 0
+
+
+def test_previous_secret_use_is_recorded_for_the_rotation_panel(make_key, user):
+    api_key, old = make_key()
+    api_key, _new = api_key_rotate(api_key=api_key, actor=user, grace="24h")
+    assert verify(old).valid
+    api_key_last_used_flush()
+    api_key.refresh_from_db()
+    assert api_key.previous_secret_last_used_at is not None
+
+
+def test_zero_data_retention_keeps_the_ip_out_of_last_used(make_key, workspace, user):
+    workspace_settings_update(workspace=workspace, actor=user, zero_data_retention=True)
+    api_key, full = make_key()
+    assert verify(full, client_ip="203.0.113.5").valid
+    api_key_last_used_flush()
+    api_key.refresh_from_db()
+    assert api_key.last_used_at is not None
+    assert api_key.last_used_ip is None
