@@ -248,8 +248,8 @@ DATASETS: tuple[Dataset, ...] = (
         "deletion_requests",
         "privacy.DeletionRequest",
         "Deletion requests for your account or workspaces.",
-        ("id", "kind", "status", "requested_at", "scheduled_for"),
-        lambda user: _model("privacy.DeletionRequest").objects.filter(requested_by=user),
+        ("id", "kind", "status", "requested_at", "scheduled_for", "cancelled_at"),
+        lambda user: _model("privacy.DeletionRequest").objects.filter(requested_by_id=user.pk),
     ),
     Dataset(
         "audit_events",
