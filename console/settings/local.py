@@ -46,6 +46,12 @@ if not REDIS_URL and not env("CELERY_BROKER_URL", default=""):
     # --without-gossip --without-mingle --without-heartbeat as well (deploy/run-local.sh).
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 
+if not env("DATABASE_URL", default=""):
+    # Local state lives under var/ (ignored by git), next to the broker folder; SQLite's
+    # WAL and shared-memory files appear beside the database while it is open.
+    DATABASES["default"] = env.db_url_config(f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
+    os.makedirs(BASE_DIR / "var", exist_ok=True)
+
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # SQLite has a single writer shared by web, worker and beat. WAL lets readers carry
     # on while one process writes; IMMEDIATE takes the write lock when a transaction
