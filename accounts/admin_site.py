@@ -16,7 +16,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.cache import never_cache
 
 
 def staff_has_totp(user) -> bool:
@@ -46,6 +48,7 @@ class SupportAdminSite(admin.AdminSite):
             and session_passed_mfa(request)
         )
 
+    @method_decorator(never_cache)
     def login(self, request: HttpRequest, extra_context=None):
         """Send people to allauth's login, MFA set-up or MFA check, whichever is due."""
         next_url = request.GET.get(REDIRECT_FIELD_NAME) or request.POST.get(REDIRECT_FIELD_NAME)

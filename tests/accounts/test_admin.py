@@ -69,6 +69,8 @@ def test_anonymous_admin_login_goes_through_allauth_login(client):
     final_url, _status = response.redirect_chain[-1]
     assert final_url.startswith(reverse("account_login"))
     assert "next=%2Fadmin%2F" in final_url
+    login = client.get(reverse("admin:login"))
+    assert "no-cache" in login["Cache-Control"]
 
 
 def test_staff_without_mfa_is_sent_to_mfa_setup_with_a_message(client, staff):

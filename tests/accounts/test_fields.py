@@ -179,3 +179,12 @@ def test_system_check_refuses_unique_or_indexed_encrypted_fields():
 
     ids = {f.name: [e.id for e in f.check()] for f in Bad._meta.local_fields if f.name != "id"}
     assert ids == {"a": ["accounts.E002"], "b": ["accounts.E002"], "c": []}
+
+
+def test_raw_queries_and_expressions_decrypt(user):
+    user.name = "Raw Reader"
+    user.save(update_fields=["name"])
+    raw = User.objects.raw("SELECT id, name FROM accounts_user WHERE id = %s", [user.pk])
+    assert next(iter(raw)).name == "Raw Reader"
+    annotated = User.objects.filter(pk=user.pk).annotate(alias=models.F("name"))
+    assert annotated.values_list("alias", flat=True).get() == "Raw Reader"
