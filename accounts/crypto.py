@@ -92,8 +92,7 @@ def token_key_id(token: str) -> str:
     return token.split(":", 2)[1]
 
 
-def parse_keys(spec: str) -> Keyring:
-    """Parse `kid:base64key,...`; raise ImproperlyConfigured with a clear message."""
+def _parse_entries(spec: str) -> dict[str, bytes]:
     if not isinstance(spec, str):
         raise ImproperlyConfigured("ENCRYPTION_KEYS must be a string 'kid:base64key,...'.")
     entries = [part.strip() for part in spec.split(",") if part.strip()]
@@ -102,7 +101,7 @@ def parse_keys(spec: str) -> Keyring:
             "ENCRYPTION_KEYS is empty: set it to 'kid:base64-32-byte-key' "
             "(see .env.example; generate with `manage.py generate_encryption_key`)."
         )
-    keys: dict[str, AESGCM] = {}
+    materials: dict[str, bytes] = {}
     for position, entry in enumerate(entries, start=1):
         kid, sep, b64 = entry.partition(":")
         kid, b64 = kid.strip(), b64.strip()
@@ -127,9 +126,15 @@ def parse_keys(spec: str) -> Keyring:
                 f"ENCRYPTION_KEYS entry {kid!r} must decode to {KEY_BYTES} bytes (AES-256), "
                 f"got {len(material)}."
             )
-        if kid in keys:
+        if kid in materials:
             raise ImproperlyConfigured(f"ENCRYPTION_KEYS lists key id {kid!r} twice.")
-        keys[kid] = AESGCM(material)
+        materials[kid] = material
+    return materials
+
+
+def parse_keys(spec: str) -> Keyring:
+    """Parse `kid:base64key,...`; raise ImproperlyConfigured with a clear message."""
+    keys = {kid: AESGCM(material) for kid, material in _parse_entries(spec).items()}
     return Keyring(primary_kid=next(iter(keys)), keys=keys)
 
 
@@ -169,3 +174,25 @@ def check_encryption_keys(app_configs=None, **kwargs):
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="accounts.E001")]
     return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_encryption_keys_are_random(app_configs=None, **kwargs):
+    """Refuse typed-in keys (such as the development key) in a deployment.
+
+    Random key material is practically never all printable ASCII; a key that is was
+    written by a person, and the development default is one of those.
+    """
+    try:
+        materials = _parse_entries(getattr(settings, "ENCRYPTION_KEYS", ""))
+    except ImproperlyConfigured:
+        return []  # check_encryption_keys reports it.
+    return [
+        checks.Error(
+            f"ENCRYPTION_KEYS entry {kid!r} looks typed rather than random; generate one "
+            "with `manage.py generate_encryption_key`.",
+            id="accounts.E003",
+        )
+        for kid, material in materials.items()
+        if all(0x20 <= byte < 0x7F for byte in material)
+    ]

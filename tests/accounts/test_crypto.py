@@ -9,6 +9,7 @@ from django.test import override_settings
 from accounts.crypto import (
     DecryptionError,
     check_encryption_keys,
+    check_encryption_keys_are_random,
     get_keyring,
     parse_keys,
     token_key_id,
@@ -137,3 +138,12 @@ def test_generate_encryption_key_gives_a_new_key_each_time(capsys):
     second = capsys.readouterr().out.strip()
     assert first.startswith("prod2:") and second.startswith("prod2:")
     assert first != second
+
+
+def test_deploy_check_refuses_a_typed_key_such_as_the_development_default():
+    typed = base64.b64encode(b"development-key-not-production!!").decode()
+    with override_settings(ENCRYPTION_KEYS=f"new:{_key()},dev1:{typed}"):
+        errors = check_encryption_keys_are_random()
+    assert [(e.id, "'dev1'" in e.msg) for e in errors] == [("accounts.E003", True)]
+    with override_settings(ENCRYPTION_KEYS=f"new:{_key()}"):
+        assert check_encryption_keys_are_random() == []
