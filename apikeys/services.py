@@ -511,7 +511,7 @@ def api_key_expiry_notices_send(*, now: datetime | None = None) -> int:
 def _expiry_notice_send_one(*, pk: int, field_name: str, now: datetime) -> bool:
     # The conditional re-read under lock makes a second run (or worker) a no-op.
     api_key = (
-        ApiKey.objects.select_for_update()
+        ApiKey.objects.select_for_update(of=("self",))
         .select_related("workspace", "created_by")
         .filter(pk=pk, **{f"{field_name}__isnull": True})
         .first()

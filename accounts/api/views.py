@@ -155,6 +155,9 @@ class WorkspaceDetailView(WorkspaceScopedView):
 
 
 class MemberListView(WorkspaceScopedView):
+    # A management API key with this scope may read the list (apikeys.api.auth).
+    key_scopes = {"GET": "members.read"}
+
     @extend_schema(
         operation_id="workspaces_members_list",
         responses={200: s.MemberOutputSerializer(many=True), **_errors(403, 404)},
@@ -279,6 +282,8 @@ class InvitationRevokeView(_InvitationActionView):
 
 
 class AuditEventListView(WorkspaceScopedView):
+    key_scopes = {"GET": "audit.read"}
+
     @extend_schema(
         operation_id="workspaces_audit_events_list",
         parameters=[

@@ -62,11 +62,12 @@ class ApiKeyAuthentication(BaseAuthentication):
         context = getattr(request, "parser_context", None) or {}
         view = context.get("view")
         kwargs = context.get("kwargs") or {}
-        required = _required_scope(view, request.method)
-        if required is None:
-            raise exceptions.PermissionDenied("API keys cannot use this endpoint.")
-        if str(kwargs.get("workspace_id", "")) != result.workspace_id:
+        if "workspace_id" in kwargs and str(kwargs["workspace_id"]) != result.workspace_id:
+            # Another workspace does not exist for this key, whatever the endpoint.
             raise exceptions.NotFound()
+        required = _required_scope(view, request.method)
+        if required is None or "workspace_id" not in kwargs:
+            raise exceptions.PermissionDenied("API keys cannot use this endpoint.")
         if required not in result.scopes:
             raise exceptions.PermissionDenied(f"This API key lacks the {required} scope.")
 
