@@ -1,24 +1,19 @@
-import time
-
 import pytest
 from django.core import mail
 from django.urls import reverse
 
 from privacy.models import PrivacyRequest
 from privacy.models.requests import RequestStatus
-from tests.factories import UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _reauthenticated(client, user):
+    """Sign in, then confirm the password again as sensitive pages require."""
     client.force_login(user)
-    session = client.session
-    session["account_authentication_methods"] = [
-        {"method": "password", "at": time.time(), "email": user.email}
-    ]
-    session["account_authentication_methods_user"] = str(user.pk)
-    session.save()
+    response = client.post(reverse("account_reauthenticate"), {"password": DEFAULT_PASSWORD})
+    assert response.status_code == 302
     return client
 
 
