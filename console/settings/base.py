@@ -196,7 +196,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 # Task modules beside `<app>/tasks.py`, which autodiscovery does not find by itself.
-CELERY_IMPORTS = ["apikeys.tasks_usage"]
+CELERY_IMPORTS = [
+    "apikeys.tasks_usage",
+    "privacy.tasks_export",
+    "privacy.tasks_requests",
+]
 CELERY_BEAT_SCHEDULE = {
     # Yesterday as well as today: the gateway reports the last minutes of a day late.
     "usage-rollup-recent": {"task": "apikeys.usage_rollup_recent", "schedule": 300.0},
@@ -206,6 +210,16 @@ CELERY_BEAT_SCHEDULE = {
     "retention-daily": {"task": "privacy.retention_run", "schedule": 86400.0},
     "policy-notices-dispatch": {
         "task": "privacy.tasks.policy_notices_dispatch",
+        "schedule": 3600.0,
+    },
+    # The export row is the truth: re-queue exports whose message or worker was lost.
+    "exports-requeue-lost": {
+        "task": "privacy.tasks_export.requeue_lost_exports",
+        "schedule": 120.0,
+    },
+    "exports-expire": {"task": "privacy.tasks_export.expire_exports", "schedule": 3600.0},
+    "privacy-request-deadline-alerts": {
+        "task": "privacy.tasks_requests.alert_staff_about_deadlines",
         "schedule": 3600.0,
     },
 }
