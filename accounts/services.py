@@ -460,27 +460,6 @@ def invitation_revoke_by_staff(*, invitation: Invitation, actor: User) -> Invita
     return invitation
 
 
-@transaction.atomic
-def invitation_revoke_by_staff(*, invitation: Invitation, actor: User) -> Invitation:
-    """Revoke an invitation on behalf of support staff, who are not workspace members."""
-    if not (actor.is_active and actor.is_staff):
-        raise Forbidden("Only active staff may revoke invitations of other workspaces.")
-    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-    if invitation.accepted_at:
-        raise Conflict("This invitation was already accepted.")
-    if not invitation.revoked_at:
-        invitation.revoked_at = timezone.now()
-        invitation.save(update_fields=["revoked_at"])
-        audit_record(
-            action=Action.INVITATION_REVOKED,
-            actor=actor,
-            workspace=invitation.workspace_id,
-            target=invitation,
-            metadata={"by_staff": True},
-        )
-    return invitation
-
-
 def invitation_get_by_token(*, token: str) -> Invitation:
     """Find a pending invitation by its token; anything else is NotFound."""
     if not token or len(token) > 128:
