@@ -33,6 +33,7 @@ class Action:
     WITH_ACCOUNT = "with_account"  # lives as long as its account or workspace
     KEEP = "keep"  # kept; holds no personal data, or personal data is erased
     CONFIGURATION = "configuration"  # part of the system, not about anyone
+    OWN_JOB = "own_job"  # purged by its app's own job (which also removes files)
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,13 @@ RETENTION: dict[str, RetentionRule] = {
         period="with its privacy request (3 years after closing)",
         action=Action.WITH_ACCOUNT,
     ),
+    "privacy.DataExport": RetentionRule(
+        category="exports",
+        period="at once when expired (7 days after it is ready), with its file",
+        action=Action.OWN_JOB,
+        days=0,
+        age_field="expires_at",
+    ),
     "privacy.DeletionRequest": RetentionRule(
         category="deletion_ledger",
         period="3 years after completion (holds no personal data)",
@@ -410,6 +418,9 @@ def retention_run(*, now: datetime | None = None) -> RetentionRun:
 # ---------------------------------------------------------------------------- overview
 
 
+_TIMED = (Action.PURGE, Action.OWN_JOB)
+
+
 def retention_overview(*, now: datetime | None = None) -> list[dict]:
     """Return, per model, its category, period and oldest record against that period."""
     now = now or timezone.now()
@@ -426,7 +437,7 @@ def retention_overview(*, now: datetime | None = None) -> list[dict]:
         elif rule.age_field:
             oldest = model._base_manager.aggregate(oldest=Min(rule.age_field))["oldest"]
             row["oldest"] = oldest
-            if oldest is not None and rule.days is not None and rule.action == Action.PURGE:
+            if oldest is not None and rule.days is not None and rule.action in _TIMED:
                 row["overdue"] = oldest < now - timedelta(days=rule.days + 1)
         rows.append(row)
     return rows
