@@ -91,10 +91,12 @@ def usage_records_ingest(
     *,
     events: Sequence[UsageEvent],
     received_at: dt.datetime | None = None,
+    max_age_days: int = LATE_EVENT_MAX_DAYS,
 ) -> UsageIngestResult:
     """Store a batch of usage events, each request id at most once.
 
-    Events for keys that do not exist, events older than LATE_EVENT_MAX_DAYS and events
+    Events for keys that do not exist, events older than `max_age_days` (at most
+    ROLLUP_MAX_AGE_DAYS, so that every stored day can still be rolled up) and events
     from more than an hour ahead are reported back as rejected and not stored. A
     request id already stored, or repeated within the batch, counts as a duplicate.
     When a stored event belongs to a day the periodic rollup no longer recomputes, that
@@ -110,7 +112,7 @@ def usage_records_ingest(
         return result
 
     keys = _keys_by_public_id({event.key_id for event in events})
-    oldest = received_at - dt.timedelta(days=LATE_EVENT_MAX_DAYS)
+    oldest = received_at - dt.timedelta(days=min(max_age_days, ROLLUP_MAX_AGE_DAYS))
     latest = received_at + FUTURE_TOLERANCE
     candidates: dict[str, tuple[UsageEvent, tuple[int, object, bool]]] = {}
     for index, event in enumerate(events):
@@ -135,37 +137,15 @@ def usage_records_ingest(
     if not candidates:
         return result
 
-    stored = set(
-        UsageRecord.objects.filter(request_id__in=list(candidates)).values_list(
-            "request_id", flat=True
-        )
-    )
-    records = []
-    for request_id, (event, (key_pk, workspace_id, zero_data_retention)) in candidates.items():
-        if request_id in stored:
-            continue
-        records.append(
-            UsageRecord(
-                workspace_id=workspace_id,
-                api_key_id=key_pk,
-                request_id=request_id,
-                occurred_at=event.occurred_at,
-                model=event.model,
-                input_tokens=event.input_tokens,
-                output_tokens=event.output_tokens,
-                status=event.status,
-                latency_ms=event.latency_ms,
-                moderation=event.moderation,
-                client_ip=None if zero_data_retention else event.client_ip,
-                received_at=received_at,
-            )
-        )
-        result.days.add(event.occurred_at.astimezone(dt.UTC).date())
-    result.duplicates += len(stored)
-    # Conflicts can still happen when the same batch is replayed concurrently; the
-    # database keeps the first copy. The counts then call the late copy accepted.
-    UsageRecord.objects.bulk_create(records, ignore_conflicts=True)
-    result.accepted = len(records)
+    if connection.vendor == "postgresql":
+        inserted = _insert_postgresql(candidates, received_at=received_at)
+    else:
+        inserted = _insert_portable(candidates, received_at=received_at)
+    result.accepted = len(inserted)
+    result.duplicates += len(candidates) - len(inserted)
+    result.days = {
+        candidates[request_id][0].occurred_at.astimezone(dt.UTC).date() for request_id in inserted
+    }
 
     recent = received_at.astimezone(dt.UTC).date() - dt.timedelta(days=1)
     late_days = sorted(day for day in result.days if day < recent)
@@ -176,6 +156,96 @@ def usage_records_ingest(
             lambda: usage_rollup_days_task.delay([day.isoformat() for day in late_days])
         )
     return result
+
+
+# Column order of the bulk insert; every column but the primary key.
+_INSERT_FIELDS = (
+    "workspace_id",
+    "api_key_id",
+    "request_id",
+    "occurred_at",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "status",
+    "latency_ms",
+    "moderation",
+    "client_ip",
+)
+
+
+def _insert_postgresql(candidates: dict, *, received_at: dt.datetime) -> list[str]:
+    """Insert with one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`.
+
+    Column arrays instead of model instances: Django's per-instance, per-field
+    preparation costs several times the database work for a batch of 1,000. RETURNING
+    names the rows actually inserted, so the counts stay exact when the same batch is
+    replayed concurrently.
+    """
+    ip_field = UsageRecord._meta.get_field("client_ip")
+    columns: tuple[list, ...] = tuple([] for _ in _INSERT_FIELDS)
+    (workspaces, keys, request_ids, times, models, inputs, outputs, statuses, latencies,
+     moderations, ips) = columns  # fmt: skip
+    for request_id, (event, (key_pk, workspace_id, zero_data_retention)) in candidates.items():
+        workspaces.append(workspace_id)
+        keys.append(key_pk)
+        request_ids.append(request_id)
+        times.append(event.occurred_at)
+        models.append(event.model)
+        inputs.append(event.input_tokens)
+        outputs.append(event.output_tokens)
+        statuses.append(event.status)
+        latencies.append(event.latency_ms)
+        moderations.append(event.moderation)
+        # Encrypted exactly as the model field would (same key, same associated data).
+        ip = None if zero_data_retention or event.client_ip is None else event.client_ip
+        ips.append(None if ip is None else ip_field.encrypt_value(ip))
+    meta = UsageRecord._meta
+    qn = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in _INSERT_FIELDS]
+    names = ", ".join(qn(field.column) for field in fields)
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    received = qn(meta.get_field("received_at").column)
+    # Identifiers and types come from model metadata; every value is a parameter.
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({names}, {received}) "  # noqa: S608
+        f"SELECT *, %s FROM unnest({arrays}) "
+        f"ON CONFLICT ({qn(meta.get_field('request_id').column)}) DO NOTHING "
+        f"RETURNING {qn(meta.get_field('request_id').column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [received_at, *columns])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _insert_portable(candidates: dict, *, received_at: dt.datetime) -> list[str]:
+    """Insert through the ORM, for databases other than PostgreSQL (the SQLite demo)."""
+    stored = set(
+        UsageRecord.objects.filter(request_id__in=list(candidates)).values_list(
+            "request_id", flat=True
+        )
+    )
+    records = [
+        UsageRecord(
+            workspace_id=workspace_id,
+            api_key_id=key_pk,
+            request_id=request_id,
+            occurred_at=event.occurred_at,
+            model=event.model,
+            input_tokens=event.input_tokens,
+            output_tokens=event.output_tokens,
+            status=event.status,
+            latency_ms=event.latency_ms,
+            moderation=event.moderation,
+            client_ip=None if zero_data_retention else event.client_ip,
+            received_at=received_at,
+        )
+        for request_id, (event, (key_pk, workspace_id, zero_data_retention)) in candidates.items()
+        if request_id not in stored
+    ]
+    # Rows that a concurrent replay inserted meanwhile are skipped by the database.
+    UsageRecord.objects.bulk_create(records, ignore_conflicts=True)
+    return [record.request_id for record in records]
 
 
 def _rollup_select(*, day: dt.date, workspace_id=None):

@@ -295,6 +295,8 @@ class WorkspaceUsageView(GenericAPIView):
     """Usage of a workspace per day, key or model (UTC days; today is live)."""
 
     serializer_class = UsageRowOutputSerializer
+    # Management API keys with this scope may read their own workspace's usage.
+    key_scopes = {"GET": "usage.read"}
 
     @extend_schema(
         operation_id="workspace_usage",

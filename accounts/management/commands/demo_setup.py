@@ -40,7 +40,9 @@ TEAMMATE_EMAIL = "sam@example.com"
 TEAMMATE_NAME = "Sam Teammate"
 INVITEE_EMAIL = "alex@example.com"
 
-DEMO_SEEDERS: list[str] = []
+DEMO_SEEDERS: list[str] = [
+    "apikeys.usage_demo.usage_demo_seed",
+]
 
 Seeder = Callable[..., Iterable[str] | None]
 
