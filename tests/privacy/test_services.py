@@ -28,8 +28,14 @@ from privacy.services import (
     workspace_privacy_update,
 )
 from tests.factories import UserFactory, add_member
+from tests.privacy.policy_support import policies_in_force
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _policies(db):
+    return policies_in_force()
 
 
 def _cookie_policy():

@@ -1,0 +1,123 @@
+"""REST: /api/v1/privacy/settings/ and /api/v1/privacy/consent/."""
+
+import uuid
+
+import pytest
+from django.test import Client
+
+from privacy.consent import CONSENT_COOKIE, VISITOR_COOKIE
+from privacy.models import ConsentRecord, PrivacySettings
+
+pytestmark = pytest.mark.django_db
+
+SETTINGS_URL = "/api/v1/privacy/settings/"
+CONSENT_URL = "/api/v1/privacy/consent/"
+
+
+def _csrf_client() -> tuple[Client, str]:
+    """An anonymous browser that fetched a page, so it holds a CSRF cookie and token."""
+    client = Client(enforce_csrf_checks=True)
+    client.get("/accounts/login/")
+    return client, client.cookies["csrftoken"].value
+
+
+def test_settings_read_and_update(client, user):
+    client.force_login(user)
+    body = client.get(SETTINGS_URL).json()
+    assert body["training_opt_out"] is False
+    assert body["processing_restricted"] is False
+    response = client.patch(
+        SETTINGS_URL, {"training_opt_out": True}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    assert response.json()["training_opt_out"] is True
+    assert PrivacySettings.objects.get(user=user).training_opt_out is True
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"processing_restricted": False},
+        {"training_opt_out": "perhaps"},
+        ["training_opt_out"],
+        {"training_opt_out": True, "unknown": 1},
+    ],
+)
+def test_bad_settings_input_is_a_400_in_the_error_format_and_changes_nothing(client, user, payload):
+    PrivacySettings.objects.create(user=user, processing_restricted=True)
+    client.force_login(user)
+    response = client.patch(SETTINGS_URL, payload, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    row = PrivacySettings.objects.get(user=user)
+    assert (row.processing_restricted, row.training_opt_out) == (True, False)
+
+
+def test_settings_need_a_signed_in_user(client):
+    assert client.get(SETTINGS_URL).status_code in (401, 403)
+
+
+def test_anonymous_consent_without_csrf_token_is_refused_and_records_nothing():
+    client, _token = _csrf_client()
+    response = client.post(CONSENT_URL, {"choice": "accept_all"}, content_type="application/json")
+    assert response.status_code == 403
+    assert "error" in response.json()
+    assert ConsentRecord.objects.count() == 0
+
+
+def test_anonymous_consent_is_recorded_and_readable_through_the_visitor_id():
+    client, token = _csrf_client()
+    response = client.post(
+        CONSENT_URL,
+        {"choice": "custom", "analytics": True, "method": "button"},
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["categories"] == ["necessary", "analytics"]
+    assert body["needs_consent"] is False
+    visitor = client.cookies[VISITOR_COOKIE].value
+    assert body["visitor_id"] == visitor
+    assert client.cookies[CONSENT_COOKIE].value.endswith(".010")
+    record = ConsentRecord.objects.get()
+    assert str(record.visitor_id) == visitor and record.method == "button"
+
+    fresh = Client()
+    read = fresh.get(CONSENT_URL, {"visitor_id": visitor}).json()
+    assert read["analytics"] is True
+    assert [entry["method"] for entry in read["history"]] == ["button"]
+    assert "ip_hash" not in read["history"][0]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"choice": "everything"},
+        {"method": "gpc"},
+        {"analytics": "lots"},
+        {"visitor_id": "not-a-uuid"},
+        {"choice": "accept_all", "extra": True},
+    ],
+)
+def test_bad_consent_input_is_a_400_and_records_nothing(payload):
+    client, token = _csrf_client()
+    response = client.post(
+        CONSENT_URL, payload, content_type="application/json", headers={"X-CSRFToken": token}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert ConsentRecord.objects.count() == 0
+
+
+def test_consent_read_with_a_malformed_visitor_id_is_a_400(client):
+    response = client.get(CONSENT_URL, {"visitor_id": "x' OR 1=1"})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["visitor_id"]
+
+
+def test_consent_read_for_an_unknown_visitor_asks_for_consent(client):
+    body = client.get(CONSENT_URL, {"visitor_id": str(uuid.uuid4())}).json()
+    assert body["needs_consent"] is True
+    assert body["categories"] == ["necessary"]
+    assert body["history"] == []
