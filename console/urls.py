@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("accounts.urls")),
+    path("", include("privacy.urls_deletion")),
     path("", include("privacy.urls_requests")),
     path("", include("privacy.urls")),
     path("", include("apikeys.usage_urls")),
