@@ -6,7 +6,10 @@ from django import forms
 from django.contrib import admin, messages
 
 from accounts.errors import DomainError
-from privacy import admin_requests  # noqa: F401  (registers the privacy request queue)
+from privacy import (
+    admin_requests,  # noqa: F401  (registers the privacy request queue)
+    admin_retention,  # noqa: F401  (deletion ledger, retention runs)
+)
 from privacy.models import ConsentRecord, PolicyAcceptance, PolicyNotice, PolicyVersion
 from privacy.services import (
     POLICY_DRAFT_FIELDS,
