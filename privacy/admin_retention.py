@@ -1,0 +1,70 @@
+"""Admin for the deletion ledger and the retention runs, with the retention overview page."""
+
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from privacy.models import DeletionRequest, RetentionRun
+from privacy.retention import retention_overview
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the jobs only; staff read them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DeletionRequest)
+class DeletionRequestAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "kind",
+        "target_id",
+        "status",
+        "requested_at",
+        "scheduled_for",
+        "attempts",
+        "completed_at",
+    )
+    list_filter = ("kind", "status", "reason")
+    search_fields = ("=target_id", "=id")
+    date_hierarchy = "requested_at"
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "status", "duration_ms", "longest_batch_ms", "counts")
+    list_filter = ("status",)
+    date_hierarchy = "started_at"
+
+    def get_urls(self):
+        extra = [
+            path(
+                "overview/",
+                self.admin_site.admin_view(staff_member_required(self.overview_view)),
+                name="privacy_retention_overview",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def overview_view(self, request):
+        """List the oldest record of each category against its period."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Retention overview",
+            "rows": retention_overview(),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "privacy/retention_overview.html", context)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "overview_url": "overview/"}
+        return super().changelist_view(request, extra_context)
