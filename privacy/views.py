@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.errors import DomainError
+from accounts.errors import DomainError, NotFound
 from accounts.permissions import Perm
 from accounts.selectors import workspace_get_for_user, workspaces_for_user
 from privacy.consent import Choice, gpc_requested, set_consent_cookies
@@ -185,9 +185,12 @@ def privacy_settings(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def workspace_privacy_settings(request, workspace_id):
-    workspace = workspace_get_for_user(
-        user=request.user, workspace_id=workspace_id, permission=Perm.SETTINGS_UPDATE
-    )
+    try:
+        workspace = workspace_get_for_user(
+            user=request.user, workspace_id=workspace_id, permission=Perm.SETTINGS_UPDATE
+        )
+    except NotFound:
+        raise Http404() from None
     initial = {
         "zero_data_retention": workspace.zero_data_retention,
         "training_opt_out": workspace.training_opt_out,
