@@ -15,6 +15,7 @@ import os
 import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -40,7 +41,7 @@ def make_keys(count: int):
 
     ApiKey.objects.all().delete()
     APIKey.objects.all().delete()
-    owner = UserFactory()
+    owner = UserFactory(email=f"bench-{uuid.uuid4().hex[:12]}@example.com")
     workspace = WorkspaceFactory(owner=owner, name="Bench")
     ours = []
     for i in range(count):
