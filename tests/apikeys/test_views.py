@@ -98,7 +98,7 @@ def test_developer_manages_own_key_pages(client, make_key, workspace):
 def test_list_filters_by_environment_and_status(client, make_key, workspace, user):
     from apikeys.services import api_key_revoke
 
-    dev, _ = make_key(name="dev-key")
+    make_key(name="dev-key")
     prod, _ = make_key(name="prod-key", environment="production")
     api_key_revoke(api_key=prod, actor=user)
     _signed_in(client, user)
