@@ -4,14 +4,20 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from accounts.models import Membership
+from accounts.selectors import invitations_pending_for_user
 
 
 @login_required
 def dashboard(request):
-    """List the person's workspaces with their role in each."""
+    """List the person's workspaces with their role in each, and invitations waiting."""
     memberships = (
         Membership.objects.filter(user=request.user, workspace__deleted_at__isnull=True)
         .select_related("workspace")
         .order_by("-workspace__is_personal", "workspace__name")
     )
-    return render(request, "accounts/dashboard.html", {"memberships": memberships})
+    invitations = invitations_pending_for_user(user=request.user)
+    return render(
+        request,
+        "accounts/dashboard.html",
+        {"memberships": memberships, "invitations": invitations},
+    )
