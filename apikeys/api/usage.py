@@ -12,7 +12,7 @@ import re
 
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
@@ -214,7 +214,12 @@ class UsageIngestView(APIView):
     @extend_schema(
         operation_id="usage_ingest",
         request=UsageBatchInputSerializer,
-        responses={200: UsageIngestOutputSerializer},
+        responses={
+            200: UsageIngestOutputSerializer,
+            400: OpenApiResponse(description="A malformed body or event; nothing stored."),
+            401: OpenApiResponse(description="Missing or wrong gateway token."),
+            413: OpenApiResponse(description="More than 1,000 events, or a body over 2 MiB."),
+        },
         tags=["usage"],
         summary="Report usage events (gateway only)",
     )
@@ -304,7 +309,11 @@ class WorkspaceUsageView(GenericAPIView):
             UsageQueryInputSerializer,
             OpenApiParameter("from", OpenApiTypes.DATE, description="First UTC day, inclusive."),
         ],
-        responses={200: UsageRowOutputSerializer(many=True)},
+        responses={
+            200: UsageRowOutputSerializer(many=True),
+            400: OpenApiResponse(description="Invalid filters."),
+            404: OpenApiResponse(description="No such workspace, or no access to it."),
+        },
         tags=["usage"],
         summary="Usage per day, key or model",
     )

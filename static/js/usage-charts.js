@@ -15,6 +15,11 @@
 
   var SVG_NS = "http://www.w3.org/2000/svg";
   var COLOURS = ["#3867d6", "#8fb0f0", "#e58e26", "#c0392b"];
+  var offset = 0;
+
+  function colour(i) {
+    return COLOURS[(i + offset) % COLOURS.length];
+  }
 
   function svgEl(name, attrs, parent) {
     var node = document.createElementNS(SVG_NS, name);
@@ -71,7 +76,7 @@
     for (var i = fields.length - 1; i >= 0; i -= 1) {
       var label = labels[i] || fields[i];
       x -= label.length * 7 + 26;
-      svgEl("rect", { x: x, y: 2, width: 10, height: 10, fill: COLOURS[i % COLOURS.length] }, svg);
+      svgEl("rect", { x: x, y: 2, width: 10, height: 10, fill: colour(i) }, svg);
       var text = svgEl("text", { x: x + 14, y: 11, "font-size": 11, fill: "currentColor" }, svg);
       text.textContent = label;
     }
@@ -113,16 +118,18 @@
         y -= h;
         var rect = svgEl("rect", {
           x: x.toFixed(2), y: y.toFixed(2), width: barW.toFixed(2), height: Math.max(h, 0.5).toFixed(2),
-          fill: COLOURS[i % COLOURS.length], class: "usage-chart-bar"
+          fill: colour(i), class: "usage-chart-bar"
         }, svg);
         svgEl("title", {}, rect).textContent = row.day + " · " + (labels[i] || field) + ": " + formatNumber(value);
       });
     });
     var marks = rows.length > 1 ? [0, Math.floor((rows.length - 1) / 2), rows.length - 1] : [0];
-    marks.forEach(function (index) {
+    marks.forEach(function (index, position) {
       if (!rows[index]) { return; }
-      var x = left + index * slot + slot / 2;
-      var text = svgEl("text", { x: x, y: height - 6, "text-anchor": "middle", "font-size": 10, fill: "currentColor" }, svg);
+      // The outer labels align to the plot's edges so that they are never clipped.
+      var anchor = ["start", "middle", "end"][marks.length === 1 ? 1 : position];
+      var x = anchor === "start" ? left : anchor === "end" ? width - right : left + index * slot + slot / 2;
+      var text = svgEl("text", { x: x, y: height - 6, "text-anchor": anchor, "font-size": 10, fill: "currentColor" }, svg);
       text.textContent = rows[index].day;
     });
     if (fields.length > 1) { legend(svg, fields, labels, width); }
@@ -149,7 +156,7 @@
         var w = (value / max) * (width - labelW - right);
         var rect = svgEl("rect", {
           x: x.toFixed(2), y: y + 3, width: Math.max(w, value ? 1 : 0).toFixed(2), height: rowH - 8,
-          fill: COLOURS[i % COLOURS.length], class: "usage-chart-bar"
+          fill: colour(i), class: "usage-chart-bar"
         }, svg);
         svgEl("title", {}, rect).textContent = name + " · " + (labels[i] || field) + ": " + formatNumber(value);
         x += w;
@@ -165,6 +172,8 @@
     var rows = readRows(chart);
     if (!rows) { return; }
     var fields = (chart.dataset.fields || "requests").split(",");
+    // data-palette="alert" draws in the warning colours (moderation charts).
+    offset = chart.dataset.palette === "alert" ? 2 : 0;
     var labels = (chart.dataset.labels || "").split(",");
     if (chart.dataset.usageChart === "bars") {
       drawBars(chart, rows, fields, labels);

@@ -317,3 +317,11 @@ def test_anonymous_usage_read_is_refused(client, workspace, usage_data):
     response = client.get(_usage_url(workspace))
     assert response.status_code in (401, 403)
     assert usage_data["key"].public_id not in response.content.decode()
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_extreme_timestamps_are_rejected_not_an_error(client, api_key, when):
+    response = post_batch(client, [event(api_key, occurred_at=when)])
+    assert response.status_code == 200
+    assert response.json()["rejected_events"][0]["reason"] in ("too_old", "in_future")
+    assert not UsageRecord.objects.exists()
