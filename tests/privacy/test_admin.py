@@ -1,0 +1,57 @@
+"""Staff look consent decisions up in the admin and publish policy versions through it."""
+
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from privacy.models import PolicyVersion
+from privacy.services import consent_record, policy_version_create
+from tests.accounts.test_admin import _admin_client
+from tests.factories import UserFactory
+from tests.privacy.policy_support import policies_in_force
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(db):
+    return _admin_client(UserFactory(is_staff=True, is_superuser=True))
+
+
+def test_staff_find_a_decision_by_visitor_id_or_by_email(staff_client):
+    policies_in_force()
+    person = UserFactory(email="findme@example.com")
+    visitor = uuid.uuid4()
+    consent_record(
+        visitor_id=visitor, preferences=False, analytics=True, marketing=False, method="button"
+    )
+    consent_record(
+        visitor_id=uuid.uuid4(), user=person, preferences=True, analytics=False,
+        marketing=False, method="settings",
+    )  # fmt: skip
+    url = "/admin/privacy/consentrecord/"
+    by_visitor = staff_client.get(url, {"q": str(visitor)}).content.decode()
+    assert str(visitor) in by_visitor and "necessary, analytics" in by_visitor
+    assert "findme@example.com" not in by_visitor
+    by_email = staff_client.get(url, {"q": "findme@"}).content.decode()
+    assert "findme@example.com" in by_email and str(visitor) not in by_email
+    assert staff_client.get(f"{url}add/").status_code == 403
+
+
+def test_staff_publish_a_draft_with_the_admin_action(staff_client):
+    staff = UserFactory(is_staff=True)
+    draft = policy_version_create(
+        actor=staff,
+        kind="cookie",
+        version="admin-1",
+        title="Cookie policy",
+        body_markdown="Text.",
+        effective_at=timezone.now(),
+    )
+    response = staff_client.post(
+        "/admin/privacy/policyversion/",
+        {"action": "publish", "_selected_action": [draft.pk]},
+    )
+    assert response.status_code == 302
+    assert PolicyVersion.objects.get(pk=draft.pk).published_at is not None
