@@ -27,6 +27,7 @@ class ConsentMethod(models.TextChoices):
     SETTINGS = "settings", "Cookie settings page"
     GPC = "gpc", "Global Privacy Control signal"
     API = "api", "API"
+    REQUEST = "request", "Privacy request (withdrawal of consent)"
 
 
 class ConsentRecordQuerySet(models.QuerySet):
