@@ -439,16 +439,44 @@ def apply_deletion(*, request: PrivacyRequest, actor) -> bool:
     """Start the account deletion (grace period, then the deletion job)."""
     from privacy.deletion import account_deletion_request
 
-    ledger = account_deletion_request(user=request.user, requested_by=actor)
+    ledger = account_deletion_request(user=request.user, actor=actor, reason="privacy_request")
     PrivacyRequest.objects.filter(pk=request.pk).update(deletion_id=ledger.pk)
     request.deletion_id = ledger.pk
     return False  # completed by the deletion job when it finishes
 
 
+def privacy_requests_follow_deletion(*, deletion_id: int, completed: bool) -> int:
+    """Close the requests that started a deletion: completed when the job finished,
+    cancelled when the person cancelled it during the grace period."""
+    closed = 0
+    for request in PrivacyRequest.objects.open().filter(deletion_id=deletion_id):
+        if completed:
+            privacy_request_complete(
+                request=request,
+                actor=None,
+                resolution="Your account and its data were deleted. A receipt was emailed.",
+            )
+        else:
+            with transaction.atomic():
+                request = _transition(
+                    _locked(request),
+                    to=RequestStatus.CANCELLED,
+                    actor=None,
+                    allowed_from=OPEN_STATUSES,
+                    closed_at=timezone.now(),
+                    resolution="The account deletion was cancelled during the grace period.",
+                )
+                _notify(request, event="cancelled")
+        closed += 1
+    return closed
+
+
 def _settings_update(request: PrivacyRequest, **changes) -> None:
     from privacy.services import privacy_settings_update
 
-    privacy_settings_update(user=request.user, actor=request.user, **changes)
+    privacy_settings_update(
+        user=request.user, actor=request.user, source="privacy_request", **changes
+    )
 
 
 def apply_training_opt_out(*, request: PrivacyRequest, actor) -> bool:
@@ -462,10 +490,25 @@ def apply_sale_opt_out(*, request: PrivacyRequest, actor) -> bool:
 
 
 def apply_consent_withdrawal(*, request: PrivacyRequest, actor) -> bool:
-    """Withdraw every optional consent: cookies, marketing email, training use."""
-    from accounts.services import user_preferences_update
-    from privacy.services import consent_withdraw_all_for_user
+    """Withdraw every consent-based processing: optional cookies on every browser the
+    person consented from, marketing email, and use of their data for training."""
+    import uuid
 
-    consent_withdraw_all_for_user(user=request.user)
-    user_preferences_update(user=request.user, marketing_emails=False)
+    from privacy.models import ConsentRecord
+    from privacy.models.consent import ConsentMethod
+    from privacy.services import consent_record
+
+    visitors = set(
+        ConsentRecord.objects.filter(user=request.user).values_list("visitor_id", flat=True)
+    )
+    for visitor_id in visitors or {uuid.uuid4()}:
+        consent_record(
+            visitor_id=visitor_id,
+            user=request.user,
+            preferences=False,
+            analytics=False,
+            marketing=False,
+            method=ConsentMethod.REQUEST,
+        )
+    _settings_update(request, training_opt_out=True, marketing_emails=False)
     return True

@@ -222,3 +222,64 @@ def test_staff_verify_links_a_public_request_to_the_verified_account(user, staff
     request = privacy_request_confirm(token=token)
     verified = privacy_request_verify(request=request, actor=staff)
     assert verified.user == user and verified.status == RequestStatus.VERIFIED
+
+
+def test_training_opt_out_request_applies_at_once_and_completes(user):
+    from privacy.models import PrivacySettings
+
+    request = _submit(user, request_type=RequestType.TRAINING_OPT_OUT)
+    request.refresh_from_db()
+    assert request.status == RequestStatus.COMPLETED
+    assert PrivacySettings.objects.get(user=user).training_opt_out is True
+
+
+def test_ccpa_opt_out_request_sets_do_not_sell_or_share(user):
+    from privacy.models import PrivacySettings
+
+    request = _submit(user, RequestType.CCPA_OPT_OUT, Jurisdiction.CALIFORNIA)
+    request.refresh_from_db()
+    assert request.status == RequestStatus.COMPLETED
+    assert PrivacySettings.objects.get(user=user).do_not_sell_or_share is True
+
+
+def test_consent_withdrawal_turns_off_cookies_marketing_and_training(user):
+    import uuid
+
+    from accounts.models import User
+    from privacy.models import ConsentRecord, PrivacySettings
+    from privacy.services import consent_record
+
+    visitor = uuid.uuid4()
+    consent_record(
+        visitor_id=visitor,
+        user=user,
+        preferences=True,
+        analytics=True,
+        marketing=True,
+        method="button",
+    )
+    User.objects.filter(pk=user.pk).update(marketing_emails=True)
+    user.refresh_from_db()
+    request = _submit(user, RequestType.WITHDRAW_CONSENT)
+    request.refresh_from_db()
+    assert request.status == RequestStatus.COMPLETED
+    latest = ConsentRecord.objects.filter(visitor_id=visitor).latest_first().first()
+    assert (latest.preferences, latest.analytics, latest.marketing) == (False, False, False)
+    assert latest.method == "request"
+    user.refresh_from_db()
+    assert user.marketing_emails is False
+    assert PrivacySettings.objects.get(user=user).training_opt_out is True
+
+
+def test_deletion_request_schedules_the_deletion_and_follows_it(user):
+    from privacy.models import DeletionRequest
+    from privacy.requests import privacy_requests_follow_deletion
+
+    request = _submit(user, RequestType.DELETION)
+    request.refresh_from_db()
+    assert request.status == RequestStatus.IN_PROGRESS
+    ledger = DeletionRequest.objects.get(pk=request.deletion_id)
+    assert ledger.target_id == str(user.pk) and ledger.status == "pending"
+    assert privacy_requests_follow_deletion(deletion_id=ledger.pk, completed=False) == 1
+    request.refresh_from_db()
+    assert request.status == RequestStatus.CANCELLED
