@@ -161,6 +161,7 @@ def run_job(deletion_id: int) -> None:
                 "outcome": outcome,
                 "seconds": elapsed,
                 "max_batch_ms": row.progress.get("max_batch_ms"),
+                "by_step": row.progress.get("max_batch_ms_by_step"),
                 "batches": row.progress.get("batches"),
                 "counts": row.progress.get("counts"),
             }
@@ -240,6 +241,7 @@ def main() -> None:
     )
     print(f"ratio to the floor: {result['seconds'] / floor:.2f}x (target <= 1.5x)")
     print(f"longest batch transaction: {result['max_batch_ms']:.1f} ms (target < 100 ms)")
+    print(f"longest batch per step (ms): {json.dumps(result['by_step'], sort_keys=True)}")
     print(f"peak RSS of the job's process: {peak_mb:.0f} MB (target < 300 MB)")
     print(f"counts: {json.dumps(result['counts'], sort_keys=True)}")
 

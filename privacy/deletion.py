@@ -364,44 +364,41 @@ def bulk_delete_batch(
     before: Any = None,
     limit: int,
 ) -> tuple[int, Any]:
-    """Delete up to `limit` rows of one workspace, oldest first; return (count, newest time).
+    """Delete about `limit` rows of one workspace, oldest first; return (count, next since).
 
-    Rows are found by walking the (workspace_id, time) index from `since` and deleted
-    by their physical tuple id in the same statement: one index range scan, no
-    per-row primary-key look-ups and no rows brought into Python. Rows of one
+    The batch is a range of the (workspace_id, time) index: its upper end is found by
+    an index-only scan `limit` entries ahead, then one DELETE removes the range, so the
+    heap is visited once per row and nothing is brought into Python. Rows of one
     workspace do not form a primary-key range (workspaces interleave), which is why
-    the index, not the key, bounds each batch. Pass the returned time as the next
-    `since` so the walk does not re-read the dead entries of earlier batches.
+    the index, not the key, bounds each batch. The next since is None when nothing is
+    left; pass it back to continue where this batch ended.
     """
     table = connection.ops.quote_name(model._meta.db_table)
     column = connection.ops.quote_name(model._meta.get_field(time_field).column)
     workspace_column = connection.ops.quote_name(model._meta.get_field("workspace").column)
-    # SQLite has no ctid; the embedded development default uses its rowid instead.
-    row_ref = "ctid" if connection.vendor == "postgresql" else "rowid"
+    workspace = workspace_id if connection.vendor == "postgresql" else _hex(workspace_id)
     where = [f"{workspace_column} = %s"]
-    params: list[Any] = [workspace_id if connection.vendor == "postgresql" else _hex(workspace_id)]
+    params: list[Any] = [workspace]
     if since is not None:
         where.append(f"{column} >= %s")
         params.append(since)
     if before is not None:
         where.append(f"{column} < %s")
         params.append(before)
-    inner = (
-        f"SELECT {row_ref} FROM {table} WHERE {' AND '.join(where)} "  # noqa: S608
-        f"ORDER BY {column} LIMIT %s"
-    )
-    if connection.vendor == "postgresql":
-        target = f"{row_ref} = ANY(ARRAY({inner}))"
-    else:
-        target = f"{row_ref} IN ({inner})"
-    sql = (
-        f"WITH d AS (DELETE FROM {table} WHERE {target} AND {workspace_column} = %s "  # noqa: S608
-        f"RETURNING {column}) SELECT count(*), max({column}) FROM d"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit, params[0]])
-        count, newest = cursor.fetchone()
-    return count, newest
+        cursor.execute(
+            f"SELECT {column} FROM {table} WHERE {' AND '.join(where)} "  # noqa: S608
+            f"ORDER BY {column} OFFSET %s LIMIT 1",
+            [*params, limit],
+        )
+        found = cursor.fetchone()
+        upper = found[0] if found else None
+        if upper is not None:
+            where.append(f"{column} < %s")
+            params.append(upper)
+        cursor.execute(f"DELETE FROM {table} WHERE {' AND '.join(where)}", params)  # noqa: S608
+        count = cursor.rowcount
+    return count, upper
 
 
 def _hex(value) -> str:
@@ -484,13 +481,13 @@ def _plan_steps(deletion: DeletionRequest) -> list[dict]:
 def _step_bulk(step: dict, cursor: Any, limit: int) -> BatchResult:
     model = apps.get_model(step["label"])
     since = parse_datetime(cursor) if isinstance(cursor, str) and "T" in cursor else cursor
-    count, newest = bulk_delete_batch(
+    count, upper = bulk_delete_batch(
         model=model, workspace_id=step["ws"], time_field=step["time"], since=since, limit=limit
     )
     return BatchResult(
         counts={step["label"]: count} if count else {},
-        cursor=newest.isoformat() if newest is not None else cursor,
-        finished=count < limit,
+        cursor=upper.isoformat() if upper is not None else None,
+        finished=upper is None,
     )
 
 
@@ -549,7 +546,8 @@ def _step_anonymise(step: dict, cursor: Any, limit: int) -> BatchResult:
 
 def _step_audit_erase(step: dict, cursor: Any, limit: int) -> BatchResult:
     user_id = step["user"]
-    batch = int(_setting("DELETION_AUDIT_BATCH_SIZE", 2000))
+    # Small: the append-only trigger checks every updated row.
+    batch = int(_setting("DELETION_AUDIT_BATCH_SIZE", 500))
     ids = list(
         AuditEvent.objects.filter(Q(actor_id=user_id) | Q(subject_user_id=user_id))
         .filter(id__gt=cursor or 0)
@@ -720,8 +718,8 @@ def _finish(row: DeletionRequest, now: datetime) -> None:
         )
 
 
-def _run_batch(deletion_id: int, worker: str, limit: int) -> tuple[bool, float]:
-    """Run one batch in its own transaction; return (finished, milliseconds)."""
+def _run_batch(deletion_id: int, worker: str, limit: int) -> tuple[bool, float, str]:
+    """Run one batch in its own transaction; return (finished, milliseconds, step)."""
     started = time.perf_counter()
     receipt_to_send = None
     with transaction.atomic():
@@ -785,7 +783,7 @@ def _run_batch(deletion_id: int, worker: str, limit: int) -> tuple[bool, float]:
             row.progress["cursor"] = None
             row.heartbeat_at = row.receipt_sent_at
             row.save(update_fields=["receipt", "receipt_sent_at", "progress", "heartbeat_at"])
-    return done, elapsed
+    return done, elapsed, step["op"] if step else "finish"
 
 
 def _release(deletion_id: int, worker: str, **extra) -> None:
@@ -810,11 +808,11 @@ def deletion_run(
     limit = int(_setting("DELETION_BATCH_SIZE", 10_000))
     pause = float(_setting("DELETION_BATCH_PAUSE_SECONDS", 0))
     deadline = time.monotonic() + time_budget
-    worst = 0.0
+    worst: dict[str, float] = {}
     try:
         while True:
-            done, elapsed = _run_batch(deletion_id, worker, limit)
-            worst = max(worst, elapsed)
+            done, elapsed, op = _run_batch(deletion_id, worker, limit)
+            worst[op] = max(worst.get(op, 0.0), elapsed)
             if done:
                 _note_max_batch(deletion_id, worst)
                 return "completed"
@@ -833,12 +831,16 @@ def deletion_run(
         raise
 
 
-def _note_max_batch(deletion_id: int, worst: float) -> None:
+def _note_max_batch(deletion_id: int, worst: dict[str, float]) -> None:
     # Outside the batches, so measuring never lengthens one.
     with transaction.atomic():
         row = DeletionRequest.objects.select_for_update().filter(pk=deletion_id).first()
-        if row is not None and row.progress:
-            row.progress["max_batch_ms"] = round(max(row.progress.get("max_batch_ms", 0), worst), 2)
+        if row is not None and row.progress and worst:
+            by_step = row.progress.get("max_batch_ms_by_step", {})
+            for op, ms in worst.items():
+                by_step[op] = round(max(by_step.get(op, 0.0), ms), 2)
+            row.progress["max_batch_ms_by_step"] = by_step
+            row.progress["max_batch_ms"] = max(by_step.values())
             row.save(update_fields=["progress"])
 
 

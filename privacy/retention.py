@@ -109,7 +109,7 @@ def _purge_usage(*, label: str, rule: RetentionRule, now: datetime, stats: Batch
         while True:
             started = time.perf_counter()
             with transaction.atomic():
-                count, newest = bulk_delete_batch(
+                count, upper = bulk_delete_batch(
                     model=UsageRecord,
                     workspace_id=workspace_id,
                     time_field="occurred_at",
@@ -119,9 +119,9 @@ def _purge_usage(*, label: str, rule: RetentionRule, now: datetime, stats: Batch
                 )
             stats.timed(started)
             total += count
-            if count < limit:
+            if upper is None:
                 break
-            since = newest
+            since = upper
     return total
 
 
