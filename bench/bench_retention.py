@@ -54,6 +54,8 @@ def load(rows: int, now) -> int:
                    'model-a', 100, 200, 200, 50, 'none', now()
             FROM generate_series(0, %s - 1) g, k, ws
             WHERE ws.n = g %% k.c
+            -- Ids follow time, as they do when the gateway reports usage as it happens.
+            ORDER BY 4
             """,
             [now, rows],
         )

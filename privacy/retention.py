@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
-from django.db import transaction
-from django.db.models import CharField, Exists, Min, OuterRef, Q, Subquery
+from django.db import connection, transaction
+from django.db.models import CharField, Exists, Max, Min, OuterRef, Q, Subquery
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -91,37 +91,55 @@ def _delete_in_batches(label: str, condition: Q, stats: BatchStats, batch: int =
 
 
 def _purge_usage(*, label: str, rule: RetentionRule, now: datetime, stats: BatchStats) -> int:
-    """Delete usage records past each workspace's own retention period (30 to 90 days)."""
+    """Delete usage records past each workspace's own retention period (30 to 90 days).
+
+    Walk the table in primary-key ranges from the oldest row: ids follow arrival, and
+    arrival follows time (the gateway's late reports are refused), so each range is
+    a contiguous stretch of the table and each page is visited once. Each range
+    deletes, in one short statement, the rows older than their workspace's period.
+    The walk stops at the first range with nothing older than the shortest period.
+    """
     from accounts.models import Workspace
     from apikeys.models import UsageRecord
-    from privacy.deletion import bulk_delete_batch
 
-    limit = _batch_size()
-    total = 0
-    workspaces = (
-        Workspace.objects.order_by("pk")
-        .values_list("pk", "usage_retention_days")
-        .iterator(chunk_size=2000)
+    table = connection.ops.quote_name(UsageRecord._meta.db_table)
+    workspaces = connection.ops.quote_name(Workspace._meta.db_table)
+    step = _batch_size()
+    youngest_cutoff = now - timedelta(days=30)
+    bounds = UsageRecord.objects.aggregate(low=Min("id"), high=Max("id"))
+    if bounds["low"] is None:
+        return 0
+    if connection.vendor == "postgresql":
+        expired = "u.occurred_at < %s - w.usage_retention_days * interval '1 day'"
+    else:
+        expired = "julianday(u.occurred_at) < julianday(%s) - w.usage_retention_days"
+    sql = (
+        f"DELETE FROM {table} WHERE id IN (SELECT u.id FROM {table} u "  # noqa: S608
+        f"JOIN {workspaces} w ON w.id = u.workspace_id "
+        f"WHERE u.id >= %s AND u.id < %s AND {expired})"
     )
-    for workspace_id, days in workspaces:
-        cutoff = now - timedelta(days=days)
-        since = None
-        while True:
-            started = time.perf_counter()
-            with transaction.atomic():
-                count, upper = bulk_delete_batch(
-                    model=UsageRecord,
-                    workspace_id=workspace_id,
-                    time_field="occurred_at",
-                    since=since,
-                    before=cutoff,
-                    limit=limit,
-                )
-            stats.timed(started)
-            total += count
-            if upper is None:
-                break
-            since = upper
+    if connection.vendor == "postgresql":
+        sql = (
+            f"DELETE FROM {table} u USING {workspaces} w "  # noqa: S608
+            f"WHERE u.id >= %s AND u.id < %s AND w.id = u.workspace_id AND {expired}"
+        )
+    total = 0
+    low = bounds["low"]
+    while low <= bounds["high"]:
+        high = low + step
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [low, high, now])
+            total += cursor.rowcount
+            cursor.execute(
+                f"SELECT min(occurred_at) FROM {table} WHERE id >= %s AND id < %s",  # noqa: S608
+                [low, high],
+            )
+            (oldest_left,) = cursor.fetchone()
+        stats.timed(started)
+        if oldest_left is not None and oldest_left >= youngest_cutoff:
+            break
+        low = high
     return total
 
 

@@ -45,10 +45,10 @@ def test_usage_purge_follows_each_workspaces_own_retention(settings):
     short.save()
     long.usage_retention_days = 90
     long.save()
-    # Per workspace: 250 rows each 100, 60 and 1 day old.
-    for n, workspace in enumerate((short, long)):
-        key = make_key(workspace, n + 1)
-        for age in (100, 60, 1):
+    # Per workspace: 250 rows each 100, 60 and 1 day old, stored in arrival (time) order.
+    keys = [make_key(workspace, n + 1) for n, workspace in enumerate((short, long))]
+    for age in (100, 60, 1):
+        for workspace, key in zip((short, long), keys, strict=True):
             _load(workspace, key, 250, now - timedelta(days=age), f"{age}")
 
     run = retention_run(now=now)
