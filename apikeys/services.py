@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from redis.exceptions import ResponseError
 
 from accounts.audit import Action, audit_record
 from accounts.emails import email_enqueue
@@ -174,14 +173,7 @@ def api_key_cache_invalidate(*, public_ids) -> None:
         return
 
     def bump():
-        client = verification.redis_client()
-        pipe = client.pipeline(transaction=False)
-        for public_id in public_ids:
-            gen = verification.gen_key(public_id)
-            pipe.incr(gen)
-            pipe.expire(gen, verification.GENERATION_TTL_SECONDS)
-            pipe.delete(verification.record_key(public_id))
-        pipe.execute()
+        verification.store().bump(public_ids)
         for public_id in public_ids:
             verification.local_cache_clear(public_id)
 
@@ -559,32 +551,21 @@ def _expiry_notice_send_one(*, pk: int, field_name: str, now: datetime) -> bool:
 
 def api_key_last_used_flush(*, batch_size: int = 1000) -> int:
     """Write the buffered last-used times and IPs to the database in batches."""
-    client = verification.redis_client()
+    current = verification.store()
     flushed = 0
     for previous in (False, True):
-        source = verification.last_used_key(previous)
-        # Renaming takes the whole buffer atomically; verifies meanwhile start a new one.
-        claim = f"{source}:flush:{timezone.now().timestamp()}"
-        try:
-            client.rename(source, claim)
-        except ResponseError as exc:
-            # An empty buffer does not exist; nothing to flush.
-            if "no such key" in str(exc).lower():
-                continue
-            raise
-        entries = client.hgetall(claim)
+        entries = current.last_used_take(previous)
         rows = []
         for raw_id, raw_value in entries.items():
             try:
                 key_id = int(raw_id)
-                stamp, _, ip = raw_value.decode().partition("|")
+                stamp, _, ip = raw_value.partition("|")
                 used_at = datetime.fromtimestamp(int(stamp), tz=UTC)
-            except (ValueError, UnicodeDecodeError):
+            except ValueError:
                 continue
             rows.append((key_id, used_at, ip or None))
         for start in range(0, len(rows), batch_size):
             flushed += _last_used_write(rows[start : start + batch_size], previous=previous)
-        client.delete(claim)
     return flushed
 
 

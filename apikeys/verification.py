@@ -1,23 +1,43 @@
 """Key verification: the hot path the gateway calls on every model request.
 
-parse (no I/O) → look up by public id (in-process cache, then Redis, then PostgreSQL)
-→ constant-time HMAC compare → state → IP allowlist → scope → max tokens → limits.
+parse (no I/O) → look up by public id (in-process cache, then the shared cache, then
+the database) → constant-time HMAC compare → state → IP allowlist → scope → max tokens
+→ limits.
 
-Every cached record carries the generation its key had in Redis when it was read.
-Services bump the generation (on commit) whenever a key or its workspace changes, so a
-record read before the change can never pass: the one Lua script a warm call runs
+Every cached record carries the generation its key had in the shared cache when it was
+read. Services bump the generation (on commit) whenever a key or its workspace changes,
+so a record read before the change can never pass: the one Lua script a warm call runs
 checks the generation, enforces requests/min, tokens/min and the monthly budget, and
 buffers last-used time and IP, atomically and in one round trip. Refusals taken from a
 cached record are confirmed against the generation too, so they are never stale either.
 No database write happens per call: `api_key_last_used_flush` writes the buffer in batches.
+
+Round trips: a warm call makes one (the script); a cold call makes one query and two
+(read record and generation; the script, which also stores the fresh record).
+
+Everything a call needs is worked out once, when a record is cached: parsed IP
+networks, the scope set, the stored digests as bytes, the answer's limits. The success
+path builds its answer dictionaries only when someone reads them.
+
+Two stores hold the generations, counters and last-used buffer:
+
+- Redis (the default cache is django-redis): shared by every process; production.
+- Embedded mode (any other cache, e.g. the local-memory cache `make run` uses without
+  REDIS_URL): the same checks and counters kept in that cache, made atomic by a lock in
+  this process. It serves one web process: limits are per process, changes made by
+  another process (a worker) reach it only when its cached records expire, and the
+  last-used buffer is written by the web process itself about once a minute.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import json
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -51,49 +71,23 @@ RECORD_TTL_SECONDS = 300
 NEGATIVE_TTL_SECONDS = 60
 GENERATION_TTL_SECONDS = 7 * 24 * 3600
 LOCAL_CACHE_MAX = 20_000
+EMBEDDED_FLUSH_SECONDS = 60
+_NEGATIVE = b"-"
 
 
-@dataclass(slots=True)
-class VerifyResult:
-    """The answer for one key. `code` is "valid" or one of CODES."""
+# ---------------------------------------------------------------------------- records
 
-    valid: bool
-    code: str
-    retry_after: int | None = None
-    key_id: str | None = None
-    workspace_id: str | None = None
-    environment: str | None = None
-    scopes: list[str] = field(default_factory=list)
-    limits: dict | None = None
-    remaining: dict | None = None
-    data_handling: dict | None = None
-    previous_secret: bool = False
-    # The database id, for callers inside the console (REST key authentication).
-    pk: int | None = None
 
-    def as_dict(self) -> dict:
-        """Return the JSON body the verify endpoint answers with."""
-        if not self.valid:
-            body = {"valid": False, "code": self.code}
-            if self.retry_after is not None:
-                body["retry_after"] = self.retry_after
-            return body
-        return {
-            "valid": True,
-            "code": VALID,
-            "key_id": self.key_id,
-            "workspace_id": self.workspace_id,
-            "environment": self.environment,
-            "scopes": self.scopes,
-            "limits": self.limits,
-            "remaining": self.remaining,
-            "data_handling": self.data_handling,
-        }
+def _digest(hex_value: str) -> bytes:
+    try:
+        return bytes.fromhex(hex_value or "")
+    except ValueError:
+        return b""
 
 
 @dataclass(slots=True)
 class KeyRecord:
-    """What verify needs to know about one key; cached in-process and in Redis."""
+    """What verify needs to know about one key; cached in-process and in the store."""
 
     id: int
     public_id: str
@@ -115,31 +109,169 @@ class KeyRecord:
     zero_data_retention: bool
     training_opt_out: bool
     gen: str
+    # Worked out once per fill, never stored.
     networks: tuple = ()
     scope_set: frozenset = frozenset()
+    digest: bytes = b""
+    previous_digest: bytes = b""
+    id_text: str = ""
+    limit_args: tuple = ()
 
     def __post_init__(self):
         self.networks = tuple(ipaddress.ip_network(cidr, strict=False) for cidr in self.allowed_ips)
         self.scope_set = frozenset(self.scopes)
+        self.digest = _digest(self.secret_hash)
+        self.previous_digest = _digest(self.previous_secret_hash)
+        self.id_text = str(self.id)
+        self.limit_args = (self.rpm or 0, self.tpm or 0, self.budget or 0)
 
     def to_json(self) -> str:
-        data = {
-            name: getattr(self, name)
-            for name in self.__dataclass_fields__
-            if name not in ("networks", "scope_set")
-        }
-        return json.dumps(data, separators=(",", ":"))
+        return json.dumps([getattr(self, name) for name in _STORED], separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, raw) -> KeyRecord:
-        return cls(**json.loads(raw))
+    def from_json(cls, raw) -> KeyRecord | None:
+        """Return the record, or None for anything not written by `to_json`."""
+        try:
+            values = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(values, list) or len(values) != len(_STORED):
+            return None
+        return cls(*values)
 
 
-# ---------------------------------------------------------------------------- Redis
+_STORED = tuple(name for name in KeyRecord.__dataclass_fields__)[:20]
 
+
+class VerifyResult:
+    """The answer for one key. `code` is "valid" or one of CODES.
+
+    A valid answer keeps the cached record and the script's reply; the dictionaries the
+    endpoint sends are built only when read.
+    """
+
+    __slots__ = ("_record", "_reply", "code", "previous_secret", "retry_after", "valid")
+
+    def __init__(
+        self,
+        *,
+        valid: bool,
+        code: str,
+        retry_after: int | None = None,
+        previous_secret: bool = False,
+        record: KeyRecord | None = None,
+        reply=None,
+    ):
+        self.valid = valid
+        self.code = code
+        self.retry_after = retry_after
+        self.previous_secret = previous_secret
+        self._record = record
+        self._reply = reply
+
+    def __repr__(self) -> str:
+        return f"VerifyResult(valid={self.valid}, code={self.code!r})"
+
+    @property
+    def key_id(self) -> str | None:
+        return self._record.public_id if self._record else None
+
+    @property
+    def pk(self) -> int | None:
+        """The database id, for callers inside the console (REST key authentication)."""
+        return self._record.id if self._record else None
+
+    @property
+    def workspace_id(self) -> str | None:
+        return self._record.workspace_id if self._record else None
+
+    @property
+    def environment(self) -> str | None:
+        return self._record.environment if self._record else None
+
+    @property
+    def scopes(self) -> list[str]:
+        return list(self._record.scopes) if self._record else []
+
+    @property
+    def limits(self) -> dict | None:
+        record = self._record
+        if record is None:
+            return None
+        return {
+            "max_tokens_per_request": record.max_tokens,
+            "requests_per_minute": record.rpm,
+            "tokens_per_minute": record.tpm,
+            "monthly_token_budget": record.budget,
+        }
+
+    @property
+    def remaining(self) -> dict | None:
+        reply = self._reply
+        if reply is None:
+            return None
+        return {
+            "requests": _none_if_unlimited(reply[1]),
+            "tokens": _none_if_unlimited(reply[2]),
+            "budget_tokens": _none_if_unlimited(reply[3]),
+            "window_reset_seconds": int(reply[4]),
+        }
+
+    @property
+    def data_handling(self) -> dict | None:
+        record = self._record
+        if record is None:
+            return None
+        return {
+            "zero_data_retention": record.zero_data_retention,
+            "training_opt_out": record.training_opt_out,
+        }
+
+    def as_dict(self) -> dict:
+        """Return the JSON body the verify endpoint answers with."""
+        if not self.valid:
+            body = {"valid": False, "code": self.code}
+            if self.retry_after is not None:
+                body["retry_after"] = self.retry_after
+            return body
+        return {
+            "valid": True,
+            "code": VALID,
+            "key_id": self.key_id,
+            "workspace_id": self.workspace_id,
+            "environment": self.environment,
+            "scopes": self.scopes,
+            "limits": self.limits,
+            "remaining": self.remaining,
+            "data_handling": self.data_handling,
+        }
+
+
+def _none_if_unlimited(value) -> int | None:
+    value = int(value)
+    return None if value < 0 else value
+
+
+# Refusals without a retry time are the same every time; share one of each.
+_REFUSALS = {code: VerifyResult(valid=False, code=code) for code in CODES}
+
+
+def _refusal(code: str, retry_after: int | None = None) -> VerifyResult:
+    if retry_after is None:
+        return _REFUSALS[code]
+    return VerifyResult(valid=False, code=code, retry_after=retry_after)
+
+
+# ---------------------------------------------------------------------------- stores
+
+# KEYS: 1 gen, 2 requests counter, 3 tokens counter, 4 budget counter, 5 last used,
+# 6 last used by the previous secret, 7 the record (only when storing a fresh one).
+# ARGV: 1 gen, 2 rpm, 3 tpm, 4 budget, 5 estimated tokens, 6 window reset, 7 budget
+# TTL, 8 key id, 9 "time|ip", 10 previous secret used, 11 record, 12 record TTL.
 _LUA = """
 local gen = redis.call('GET', KEYS[1]) or '0'
 if gen ~= ARGV[1] then return {0, gen} end
+if ARGV[11] then redis.call('SET', KEYS[7], ARGV[11], 'EX', ARGV[12]) end
 local rpm = tonumber(ARGV[2])
 local tpm = tonumber(ARGV[3])
 local budget = tonumber(ARGV[4])
@@ -182,24 +314,234 @@ if tpm > 0 then t = tpm - used_t end
 if budget > 0 then b = budget - used_b end
 return {1, r, t, b, reset}
 """
+# Redis names scripts by their SHA-1; nothing secret is hashed here.
+_LUA_SHA = hashlib.sha1(_LUA.encode()).hexdigest()  # noqa: S324
 
-_state: dict = {"client": None, "script": None}
+
+class RedisStore:
+    """Generations, records, counters and the last-used buffer in Redis (all processes)."""
+
+    embedded = False
+
+    def __init__(self, client):
+        self.client = client
+
+    def head(self, record_key_: str, gen_key_: str):
+        """Return (stored record or None, generation) in one round trip."""
+        raw, gen = self.client.mget(record_key_, gen_key_)
+        return raw, (gen.decode() if gen else "0")
+
+    def gen(self, gen_key_: str) -> str:
+        gen = self.client.get(gen_key_)
+        return gen.decode() if gen else "0"
+
+    def put(self, key: str, value, ttl: int) -> None:
+        self.client.set(key, value, ex=ttl)
+
+    def admit(self, script_keys, args):
+        """Run the limits script (EVALSHA; loaded once if Redis has forgotten it)."""
+        from redis.exceptions import NoScriptError
+
+        command = ("EVALSHA", _LUA_SHA, len(script_keys), *script_keys, *args)
+        try:
+            return self.client.execute_command(*command)
+        except NoScriptError:
+            self.client.script_load(_LUA)
+            return self.client.execute_command(*command)
+
+    def bump(self, public_ids) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for public_id in public_ids:
+            gen = gen_key(public_id)
+            pipe.incr(gen)
+            pipe.expire(gen, GENERATION_TTL_SECONDS)
+            pipe.delete(record_key(public_id))
+        pipe.execute()
+
+    def last_used_take(self, previous: bool) -> dict[str, str]:
+        """Take the whole buffer atomically (verifies meanwhile start a new one)."""
+        from redis.exceptions import ResponseError
+
+        source = last_used_key(previous)
+        claim = f"{source}:flush:{time.time()}"
+        try:
+            self.client.rename(source, claim)
+        except ResponseError as exc:
+            # An empty buffer does not exist; nothing to take.
+            if "no such key" in str(exc).lower():
+                return {}
+            raise
+        entries = self.client.hgetall(claim)
+        self.client.delete(claim)
+        return {_text(key): _text(value) for key, value in entries.items()}
+
+    def count(self, key: str, ttl: int) -> int:
+        """Add one to a counter that starts a `ttl` window on its first count."""
+        pipe = self.client.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, ttl, nx=True)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def read_int(self, key: str) -> int:
+        value = self.client.get(key)
+        return int(value) if value else 0
+
+    def clear(self) -> None:
+        """Forget everything verify keeps here (tests; never in production code)."""
+        keys_ = list(self.client.scan_iter(match=f"{key_prefix()}*", count=1000))
+        if keys_:
+            self.client.delete(*keys_)
+
+
+_embedded_lock = threading.RLock()
+
+
+class EmbeddedStore:
+    """The Redis store's semantics in Django's default cache, atomic within this process.
+
+    Every read-check-write runs under one process lock, so concurrent threads see
+    exactly the limits Redis would give them. Other processes are not covered: see the
+    module docstring.
+    """
+
+    embedded = True
+
+    def __init__(self, cache):
+        self.cache = cache
+        self.flushed_at = time.monotonic()
+
+    def head(self, record_key_: str, gen_key_: str):
+        with _embedded_lock:
+            values = self.cache.get_many([record_key_, gen_key_])
+        gen = values.get(gen_key_)
+        return values.get(record_key_), (str(gen) if gen is not None else "0")
+
+    def gen(self, gen_key_: str) -> str:
+        gen = self.cache.get(gen_key_)
+        return str(gen) if gen is not None else "0"
+
+    def put(self, key: str, value, ttl: int) -> None:
+        self.cache.set(key, value, timeout=ttl)
+
+    def admit(self, script_keys, args):
+        cache = self.cache
+        gen_k, rpm_k, tpm_k, bud_k, lu_k, lup_k = script_keys[:6]
+        rpm, tpm, budget, est, reset, budget_ttl = (int(value) for value in args[1:7])
+        with _embedded_lock:
+            gen = cache.get(gen_k)
+            gen = str(gen) if gen is not None else "0"
+            if gen != args[0]:
+                return [0, gen]
+            if len(args) > 10:
+                cache.set(script_keys[6], args[10], timeout=int(args[11]))
+            used = cache.get_many([rpm_k, tpm_k, bud_k])
+            used_r, used_t, used_b = (int(used.get(k) or 0) for k in (rpm_k, tpm_k, bud_k))
+            if budget > 0 and (used_b >= budget or used_b + est > budget):
+                return [3, 0]
+            if rpm > 0 and used_r >= rpm:
+                return [2, reset]
+            if tpm > 0 and (used_t >= tpm or used_t + est > tpm):
+                return [2, reset]
+            if rpm > 0:
+                used_r += 1
+                cache.set(rpm_k, used_r, timeout=reset + 5)
+            if tpm > 0 and est > 0:
+                used_t += est
+                cache.set(tpm_k, used_t, timeout=reset + 5)
+            if budget > 0 and est > 0:
+                used_b += est
+                cache.set(bud_k, used_b, timeout=budget_ttl)
+            for buffer_key in (lu_k, lup_k) if args[9] == "1" else (lu_k,):
+                buffer = cache.get(buffer_key) or {}
+                buffer[str(args[7])] = args[8]
+                cache.set(buffer_key, buffer, timeout=None)
+        return [
+            1,
+            rpm - used_r if rpm > 0 else -1,
+            tpm - used_t if tpm > 0 else -1,
+            budget - used_b if budget > 0 else -1,
+            reset,
+        ]
+
+    def bump(self, public_ids) -> None:
+        with _embedded_lock:
+            for public_id in public_ids:
+                gen = gen_key(public_id)
+                self.cache.set(
+                    gen, int(self.cache.get(gen) or 0) + 1, timeout=GENERATION_TTL_SECONDS
+                )
+                self.cache.delete(record_key(public_id))
+
+    def last_used_take(self, previous: bool) -> dict[str, str]:
+        with _embedded_lock:
+            buffer = self.cache.get(last_used_key(previous)) or {}
+            self.cache.delete(last_used_key(previous))
+        return buffer
+
+    def count(self, key: str, ttl: int) -> int:
+        with _embedded_lock:
+            now = time.time()
+            value, until = self.cache.get(key) or (0, now + ttl)
+            if until <= now:
+                value, until = 0, now + ttl
+            value += 1
+            # The first count starts the window; later ones keep its end.
+            self.cache.set(key, (value, until), timeout=max(int(until - now), 1))
+        return value
+
+    def read_int(self, key: str) -> int:
+        return int(self.cache.get(key) or 0)
+
+    def clear(self) -> None:
+        self.cache.clear()
+
+    def maybe_flush(self) -> None:
+        """Write the last-used buffer from this process about once a minute."""
+        now = time.monotonic()
+        if now - self.flushed_at < EMBEDDED_FLUSH_SECONDS:
+            return
+        self.flushed_at = now
+        from apikeys.services import api_key_last_used_flush
+
+        api_key_last_used_flush()
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+_state: dict = {"conf": None, "store": None}
 _local: dict[str, tuple[KeyRecord | None, float]] = {}
 
 
-def redis_client():
-    """Return the raw Redis client behind the default cache (kept per process).
-
-    redis-py's connection pool notices a fork and reconnects in the child.
-    """
-    client = _state["client"]
-    if client is None:
+def store() -> RedisStore | EmbeddedStore:
+    """Return the store for the current default cache (chosen again when it changes)."""
+    conf = settings.CACHES["default"]
+    current = _state["store"]
+    if current is not None and _state["conf"] is conf:
+        return current
+    if conf.get("BACKEND", "").startswith("django_redis."):
+        # redis-py's connection pool notices a fork and reconnects in the child.
         from django_redis import get_redis_connection
 
-        client = get_redis_connection("default")
-        _state["script"] = client.register_script(_LUA)
-        _state["client"] = client
-    return client
+        current = RedisStore(get_redis_connection("default"))
+    else:
+        from django.core.cache import caches
+
+        current = EmbeddedStore(caches["default"])
+    _local.clear()
+    _state["conf"] = conf
+    _state["store"] = current
+    return current
+
+
+def redis_client():
+    """Return the raw Redis client behind the default cache (Redis store only)."""
+    current = store()
+    if current.embedded:
+        raise RuntimeError("The default cache is not Redis (embedded mode).")
+    return current.client
 
 
 def key_prefix() -> str:
@@ -237,8 +579,49 @@ def _local_ttl() -> float:
 
 # ---------------------------------------------------------------------------- loading
 
+# A PL/pgSQL function (migration 0003) keeps its plan per database session.
+_RECORD_SQL = "SELECT * FROM apikeys_key_record(%s, %s)"
+
 
 def _load_from_db(public_id: str, gen: str) -> KeyRecord | None:
+    """Read one key with its workspace and its owners' opt-out in one query."""
+    from django.db import connection
+
+    from accounts.permissions import Role
+
+    if connection.vendor != "postgresql":
+        return _load_with_orm(public_id, gen)
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_SQL, [public_id, Role.OWNER.value])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return KeyRecord(
+        row[0],
+        public_id,
+        str(row[1]),
+        row[2],
+        json.loads(row[3]) if row[3] else [],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        bool(row[10]),
+        json.loads(row[11]) if row[11] else [],
+        row[12],
+        row[13],
+        row[14],
+        row[15],
+        bool(row[16]),
+        bool(row[17]),
+        gen,
+    )
+
+
+def _load_with_orm(public_id: str, gen: str) -> KeyRecord | None:
+    """The same read through the ORM, for the embedded SQLite database."""
     from django.apps import apps
     from django.db.models import Exists, OuterRef
 
@@ -254,7 +637,7 @@ def _load_from_db(public_id: str, gen: str) -> KeyRecord | None:
     row = (
         ApiKey.objects.filter(public_id=public_id)
         .annotate(owner_opt_out=Exists(owner_opted_out))
-        .values(
+        .values_list(
             "id",
             "workspace_id",
             "environment",
@@ -267,41 +650,42 @@ def _load_from_db(public_id: str, gen: str) -> KeyRecord | None:
             "expires_at",
             "revoked_at",
             "deleted_at",
+            "workspace__deleted_at",
             "allowed_ips",
             "max_tokens_per_request",
             "requests_per_minute",
             "tokens_per_minute",
             "monthly_token_budget",
-            "workspace__deleted_at",
             "workspace__zero_data_retention",
             "workspace__training_opt_out",
             "owner_opt_out",
         )
+        .order_by()
         .first()
     )
     if row is None:
         return None
     return KeyRecord(
-        id=row["id"],
-        public_id=public_id,
-        workspace_id=str(row["workspace_id"]),
-        environment=row["environment"],
-        scopes=list(row["scopes"] or []),
-        secret_hash=row["secret_hash"],
-        pepper_id=row["pepper_id"],
-        previous_secret_hash=row["previous_secret_hash"],
-        previous_pepper_id=row["previous_pepper_id"],
-        previous_expires=_ts(row["previous_secret_expires_at"]),
-        expires=_ts(row["expires_at"]),
-        revoked=bool(row["revoked_at"] or row["deleted_at"] or row["workspace__deleted_at"]),
-        allowed_ips=list(row["allowed_ips"] or []),
-        max_tokens=row["max_tokens_per_request"],
-        rpm=row["requests_per_minute"],
-        tpm=row["tokens_per_minute"],
-        budget=row["monthly_token_budget"],
-        zero_data_retention=row["workspace__zero_data_retention"],
-        training_opt_out=bool(row["workspace__training_opt_out"] or row["owner_opt_out"]),
-        gen=gen,
+        row[0],
+        public_id,
+        str(row[1]),
+        row[2],
+        list(row[3] or []),
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        _ts(row[8]),
+        _ts(row[9]),
+        bool(row[10] or row[11] or row[12]),
+        list(row[13] or []),
+        row[14],
+        row[15],
+        row[16],
+        row[17],
+        row[18],
+        bool(row[19] or row[20]),
+        gen,
     )
 
 
@@ -309,29 +693,37 @@ def _ts(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 
-def _fetch(client, public_id: str, *, skip_redis: bool = False) -> KeyRecord | None:
-    """Read the record from Redis if current, else from PostgreSQL (and cache it)."""
-    raw, gen = client.mget(record_key(public_id), gen_key(public_id))
-    gen = (gen or b"0").decode() if isinstance(gen, bytes) else (gen or "0")
-    record = None
-    if raw is not None and not skip_redis:
-        if raw in (b"-", "-"):
+def _fetch(current, public_id: str) -> tuple[KeyRecord | None, str | None]:
+    """Read the record from the store if current, else from the database.
+
+    Return (record, its JSON when it still has to be stored). A fresh record is stored
+    by the limits script that follows, in the same round trip, and only if its
+    generation is still current then.
+    """
+    raw, gen = current.head(record_key(public_id), gen_key(public_id))
+    if raw is not None:
+        if raw == _NEGATIVE or raw == "-":
             _local_put(public_id, None)
-            return None
+            return None, None
         cached = KeyRecord.from_json(raw)
-        if cached.gen == gen:
-            record = cached
+        if cached is not None and cached.gen == gen:
+            _local_put(public_id, cached)
+            return cached, None
+    return _fetch_from_db(current, public_id, gen)
+
+
+def _fetch_from_db(current, public_id: str, gen: str | None = None):
+    if gen is None:
+        gen = current.gen(gen_key(public_id))
+    # The generation was read before the row, so a change committed in between
+    # leaves this record one generation behind and the next check refetches it.
+    record = _load_from_db(public_id, gen)
     if record is None:
-        # The generation was read before the row, so a change committed in between
-        # leaves this record one generation behind and the next check refetches it.
-        record = _load_from_db(public_id, gen)
-        if record is None:
-            client.set(record_key(public_id), "-", ex=NEGATIVE_TTL_SECONDS)
-            _local_put(public_id, None)
-            return None
-        client.set(record_key(public_id), record.to_json(), ex=RECORD_TTL_SECONDS)
+        current.put(record_key(public_id), _NEGATIVE, NEGATIVE_TTL_SECONDS)
+        _local_put(public_id, None)
+        return None, None
     _local_put(public_id, record)
-    return record
+    return record, record.to_json()
 
 
 def _local_put(public_id: str, record: KeyRecord | None) -> None:
@@ -342,21 +734,41 @@ def _local_put(public_id: str, record: KeyRecord | None) -> None:
 
 # ---------------------------------------------------------------------------- verify
 
+# (month start, month end, "YYYYMM", seconds the budget counter outlives the month end)
+_month: list = [0.0, 0.0, "", 0]
 
-def _refusal(code: str, retry_after: int | None = None) -> VerifyResult:
-    return VerifyResult(valid=False, code=code, retry_after=retry_after)
+
+def _month_of(now: float) -> list:
+    month = _month
+    if month[0] <= now < month[1]:
+        return month
+    at = datetime.fromtimestamp(now, tz=UTC)
+    start = at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if start.month == 12:
+        end = start.replace(year=start.year + 1, month=1)
+    else:
+        end = start.replace(month=start.month + 1)
+    month[:] = [start.timestamp(), end.timestamp(), f"{start:%Y%m}", 86400]
+    return month
 
 
-def _check(record: KeyRecord, parsed, now: float, required_scope, client_ip, max_tokens):
+def _check(record: KeyRecord, parsed, secret: bytes, now: float, scope, client_ip, max_tokens):
     """Return (refusal code or None, whether the previous secret matched)."""
+    table = keys.peppers()[0]
     previous = False
-    if not keys.secret_matches(
-        parsed.secret, stored_hash=record.secret_hash, pepper_id=record.pepper_id
+    pepper = table.get(record.pepper_id)
+    if (
+        pepper is None
+        or not record.digest
+        or not hmac.compare_digest(hmac.digest(pepper, secret, "sha256"), record.digest)
     ):
-        if not keys.secret_matches(
-            parsed.secret,
-            stored_hash=record.previous_secret_hash,
-            pepper_id=record.previous_pepper_id,
+        pepper = table.get(record.previous_pepper_id)
+        if (
+            pepper is None
+            or not record.previous_digest
+            or not hmac.compare_digest(
+                hmac.digest(pepper, secret, "sha256"), record.previous_digest
+            )
         ):
             return UNKNOWN, False
         if record.previous_expires is None or record.previous_expires <= now:
@@ -370,13 +782,9 @@ def _check(record: KeyRecord, parsed, now: float, required_scope, client_ip, max
         return EXPIRED, previous
     if record.networks and not _ip_allowed(record.networks, client_ip):
         return IP_NOT_ALLOWED, previous
-    if required_scope is not None and required_scope not in record.scope_set:
+    if scope is not None and scope not in record.scope_set:
         return SCOPE_MISSING, previous
-    if (
-        max_tokens is not None
-        and record.max_tokens is not None
-        and int(max_tokens) > record.max_tokens
-    ):
+    if max_tokens is not None and record.max_tokens is not None and max_tokens > record.max_tokens:
         return MAX_TOKENS_EXCEEDED, previous
     return None, previous
 
@@ -404,119 +812,90 @@ def verify(
     try:
         parsed = keys.parse(key)
     except keys.MalformedKey:
-        return _refusal(MALFORMED)
-    estimated_tokens = max(int(estimated_tokens or 0), 0)
-    client = redis_client()
+        return _REFUSALS[MALFORMED]
+    estimated_tokens = int(estimated_tokens or 0)
+    if estimated_tokens < 0:
+        estimated_tokens = 0
+    if max_tokens is not None:
+        max_tokens = int(max_tokens)
+    secret = parsed.secret.encode("ascii")
+    current = store()
     public_id = parsed.public_id
     entry = _local.get(public_id)
+    pending = None  # a fresh record's JSON, stored by the script if still current
     fresh = False
     if entry is None or time.monotonic() - entry[1] > _local_ttl():
-        record = _fetch(client, public_id)
+        record, pending = _fetch(current, public_id)
         fresh = True
     else:
         record = entry[0]
     if record is None:
         # Public ids are random and never reused, so a miss cannot go stale.
-        return _refusal(UNKNOWN)
+        return _REFUSALS[UNKNOWN]
 
     for _attempt in range(3):
         now = time.time()
-        code, previous = _check(record, parsed, now, required_scope, client_ip, max_tokens)
+        code, previous = _check(record, parsed, secret, now, required_scope, client_ip, max_tokens)
         if code is not None:
-            if not fresh:
-                current = client.get(gen_key(public_id))
-                current = current.decode() if current else "0"
-                if current != record.gen:
-                    record = _fetch(client, public_id, skip_redis=True)
-                    fresh = True
-                    if record is None:
-                        return _refusal(UNKNOWN)
-                    continue
+            if not fresh and current.gen(gen_key(public_id)) != record.gen:
+                record, pending = _fetch_from_db(current, public_id)
+                fresh = True
+                if record is None:
+                    return _REFUSALS[UNKNOWN]
+                continue
+            if pending is not None:
+                current.put(record_key(public_id), pending, RECORD_TTL_SECONDS)
             return _refusal(code)
 
-        window_reset = WINDOW_SECONDS - int(now) % WINDOW_SECONDS
-        window = int(now) // WINDOW_SECONDS
-        month = datetime.fromtimestamp(now, tz=UTC)
-        last_used = f"{int(now)}|{'' if record.zero_data_retention else (client_ip or '')}"
+        second = int(now)
+        window_reset = WINDOW_SECONDS - second % WINDOW_SECONDS
+        window = second // WINDOW_SECONDS
+        month = _month_of(now)
         prefix = key_prefix()
-        reply = _state["script"](
-            keys=[
-                f"{prefix}gen:{public_id}",
-                f"{prefix}rpm:{record.id}:{window}",
-                f"{prefix}tpm:{record.id}:{window}",
-                f"{prefix}bud:{record.id}:{month:%Y%m}",
-                f"{prefix}lu",
-                f"{prefix}lup",
-            ],
-            args=[
-                record.gen,
-                record.rpm or 0,
-                record.tpm or 0,
-                record.budget or 0,
-                estimated_tokens,
-                window_reset,
-                _seconds_to_month_end(month) + 86400,
-                record.id,
-                last_used,
-                "1" if previous else "0",
-            ],
-            client=client,
-        )
+        key_id = record.id_text
+        script_keys = [
+            f"{prefix}gen:{public_id}",
+            f"{prefix}rpm:{key_id}:{window}",
+            f"{prefix}tpm:{key_id}:{window}",
+            f"{prefix}bud:{key_id}:{month[2]}",
+            f"{prefix}lu",
+            f"{prefix}lup",
+        ]
+        args = [
+            record.gen,
+            *record.limit_args,
+            estimated_tokens,
+            window_reset,
+            int(month[1] - now) + 1 + month[3],
+            key_id,
+            f"{second}|" if record.zero_data_retention else f"{second}|{client_ip or ''}",
+            "1" if previous else "0",
+        ]
+        if pending is not None:
+            script_keys.append(f"{prefix}rec:{public_id}")
+            args.append(pending)
+            args.append(RECORD_TTL_SECONDS)
+        reply = current.admit(script_keys, args)
+        if current.embedded:
+            current.maybe_flush()
         status = int(reply[0])
+        if status == 1:
+            return VerifyResult(
+                valid=True, code=VALID, previous_secret=previous, record=record, reply=reply
+            )
         if status == 0:
-            record = _fetch(client, public_id, skip_redis=True)
+            record, pending = _fetch_from_db(current, public_id)
             fresh = True
             if record is None:
-                return _refusal(UNKNOWN)
+                return _REFUSALS[UNKNOWN]
             continue
         if status == 2:
             return _refusal(RATE_LIMITED, retry_after=int(reply[1]))
-        if status == 3:
-            return _refusal(BUDGET_EXHAUSTED)
-        return VerifyResult(
-            valid=True,
-            code=VALID,
-            key_id=public_id,
-            pk=record.id,
-            workspace_id=record.workspace_id,
-            environment=record.environment,
-            scopes=record.scopes,
-            limits={
-                "max_tokens_per_request": record.max_tokens,
-                "requests_per_minute": record.rpm,
-                "tokens_per_minute": record.tpm,
-                "monthly_token_budget": record.budget,
-            },
-            remaining={
-                "requests": _none_if_unlimited(reply[1]),
-                "tokens": _none_if_unlimited(reply[2]),
-                "budget_tokens": _none_if_unlimited(reply[3]),
-                "window_reset_seconds": int(reply[4]),
-            },
-            data_handling={
-                "zero_data_retention": record.zero_data_retention,
-                "training_opt_out": record.training_opt_out,
-            },
-            previous_secret=previous,
-        )
+        return _REFUSALS[BUDGET_EXHAUSTED]
     # A key changing on every attempt is being edited right now; refuse this once.
-    return _refusal(UNKNOWN)
-
-
-def _none_if_unlimited(value) -> int | None:
-    value = int(value)
-    return None if value < 0 else value
-
-
-def _seconds_to_month_end(at: datetime) -> int:
-    if at.month == 12:
-        end = at.replace(year=at.year + 1, month=1, day=1, hour=0, minute=0, second=0)
-    else:
-        end = at.replace(month=at.month + 1, day=1, hour=0, minute=0, second=0)
-    return int((end - at).total_seconds()) + 1
+    return _REFUSALS[UNKNOWN]
 
 
 def budget_used(*, key_id: int) -> int:
     """Return the tokens counted against a key's budget this month."""
-    value = redis_client().get(budget_key(key_id))
-    return int(value) if value else 0
+    return store().read_int(budget_key(key_id))

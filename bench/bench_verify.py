@@ -87,6 +87,7 @@ def main():
 
     import redis
     from django.core.cache import cache
+    from django.db import connection
     from rest_framework_api_key.models import APIKey
 
     from apikeys import verification
@@ -132,7 +133,20 @@ def main():
     reset_only = timed(
         lambda i: client.delete(verification.record_key("none")), min(args.calls, 2000)
     )
-    cold_samples = timed(cold, min(args.calls, 2000))
+    cold_calls = min(args.calls, 2000)
+    queries = [0]
+
+    def counting_queries(execute, sql, params, many, context):
+        queries[0] += 1
+        return execute(sql, params, many, context)
+
+    sent[0] = 0
+    redis.connection.AbstractConnection.send_packed_command = counting
+    with connection.execute_wrapper(counting_queries):
+        cold_samples = timed(cold, cold_calls)
+    redis.connection.AbstractConnection.send_packed_command = original
+    cold_round_trips = sent[0] / cold_calls - 1  # less the reset's DEL
+    cold_queries = queries[0] / cold_calls
     reset_median = statistics.median(reset_only)
     cold_net = [sample - reset_median for sample in cold_samples]
 
@@ -142,6 +156,10 @@ def main():
     print(summary("verify, warm cache, limits on", warm))
     print(f"{'':<46} Redis round trips per warm call: {warm_round_trips:.2f}")
     print(summary("verify, cold cache (PostgreSQL), net of reset", cold_net))
+    print(
+        f"{'':<46} per cold call: {cold_queries:.2f} queries, "
+        f"{cold_round_trips:.2f} Redis round trips"
+    )
     print(summary("djangorestframework-api-key is_valid", drf))
     print(f"ratio is_valid / warm verify: {statistics.median(drf) / statistics.median(warm):.1f}x")
 

@@ -47,11 +47,11 @@ def test_a_valid_key_answers_workspace_scopes_limits_and_flags(make_key, workspa
 
 def test_malformed_and_bad_checksum_are_refused_before_any_io(make_key, django_assert_num_queries):
     _api_key, full = make_key()
-    verification._state["client"] = None  # any Redis use would reconnect; none may happen
+    verification._state["store"] = None  # any store use would pick one again; none may
     with django_assert_num_queries(0):
         assert verify("not a key").code == "malformed"
         assert verify(full[:-1] + ("A" if full[-1] != "A" else "B")).code == "malformed"
-    assert verification._state["client"] is None
+    assert verification._state["store"] is None
 
 
 def test_unknown_public_id_and_wrong_secret_both_answer_unknown(make_key):
