@@ -203,8 +203,9 @@ def workspace_update(
 
 
 # Other apps register callables here (at app ready) to react to workspace changes,
-# e.g. API key caches. Explicit registration, not signals.
-WORKSPACE_HOOKS: dict[str, list] = {"settings_changed": [], "deleted": []}
+# e.g. API key caches. Explicit registration, not signals. "members_changed" runs when
+# members join, leave or change role (who the owners are feeds data-handling flags).
+WORKSPACE_HOOKS: dict[str, list] = {"settings_changed": [], "deleted": [], "members_changed": []}
 
 
 def _run_workspace_hooks(event: str, **kwargs) -> None:
@@ -255,6 +256,7 @@ def workspace_transfer_ownership(
         target=target,
         metadata={"new_owner_id": new_owner.pk, "previous_owner_role": keep_actor_as},
     )
+    _run_workspace_hooks("members_changed", workspace=workspace)
     return workspace
 
 
@@ -305,6 +307,7 @@ def membership_change_role(
         target=membership,
         metadata={"user_id": membership.user_id, "from": old, "to": role},
     )
+    _run_workspace_hooks("members_changed", workspace=workspace)
     return membership
 
 
@@ -331,6 +334,7 @@ def membership_remove(*, workspace: Workspace, actor: User, membership: Membersh
         target_id=str(user_id),
         metadata={"user_id": user_id},
     )
+    _run_workspace_hooks("members_changed", workspace=workspace)
 
 
 # ---------------------------------------------------------------------------- invitations
@@ -528,6 +532,7 @@ def _invitation_join(*, invitation_id: int, user: User) -> Membership:
         target=invitation,
         metadata={"role": membership.role, "new_member": created},
     )
+    _run_workspace_hooks("members_changed", workspace=invitation.workspace)
     return membership
 
 

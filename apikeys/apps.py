@@ -9,8 +9,8 @@ class ApikeysConfig(AppConfig):
         from accounts.services import WORKSPACE_HOOKS
         from apikeys.services import workspace_hook_invalidate
 
-        # Explicit registration (not signals): settings changes and deletion must reach
-        # verify at once.
-        for event in ("settings_changed", "deleted"):
+        # Explicit registration (not signals): settings changes, deletion and changes of
+        # who the owners are (their training opt-out) must reach verify at once.
+        for event in ("settings_changed", "deleted", "members_changed"):
             if workspace_hook_invalidate not in WORKSPACE_HOOKS[event]:
                 WORKSPACE_HOOKS[event].append(workspace_hook_invalidate)

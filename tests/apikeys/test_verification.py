@@ -311,3 +311,111 @@ def test_zero_data_retention_keeps_the_ip_out_of_last_used(make_key, workspace, 
     api_key.refresh_from_db()
     assert api_key.last_used_at is not None
     assert api_key.last_used_ip is None
+
+
+def test_a_verify_right_after_an_ownership_transfer_uses_the_new_owners_opt_out(
+    make_key, workspace, user
+):
+    from accounts.services import workspace_transfer_ownership
+
+    _api_key, full = make_key()
+    newcomer = add_member(workspace, Role.ADMIN).user
+    PrivacySettings.objects.create(user=newcomer, training_opt_out=True)
+    assert verify(full).data_handling["training_opt_out"] is False  # warm, old owner only
+    workspace_transfer_ownership(
+        workspace=workspace, actor=user, new_owner=newcomer, keep_actor_as=Role.ADMIN
+    )
+    assert verify(full).data_handling["training_opt_out"] is True
+
+
+def test_an_owner_demoted_or_removed_no_longer_sets_the_opt_out(make_key, workspace, user):
+    from accounts.services import membership_change_role, membership_remove
+
+    _api_key, full = make_key()
+    second = add_member(workspace, Role.OWNER)
+    PrivacySettings.objects.create(user=second.user, training_opt_out=True)
+    api_key_cache_invalidate_for_user(second.user_id)
+    assert verify(full).data_handling["training_opt_out"] is True
+    membership_change_role(workspace=workspace, actor=user, membership=second, role=Role.ADMIN)
+    assert verify(full).data_handling["training_opt_out"] is False
+    membership_change_role(workspace=workspace, actor=user, membership=second, role=Role.OWNER)
+    assert verify(full).data_handling["training_opt_out"] is True
+    membership_remove(workspace=workspace, actor=user, membership=second)
+    assert verify(full).data_handling["training_opt_out"] is False
+
+
+LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@pytest.fixture
+def embedded():
+    """Verify against a local-memory cache, as `make run` without REDIS_URL does."""
+    from django.test import override_settings
+
+    with override_settings(CACHES=LOCMEM):
+        assert verification.store().embedded
+        yield
+    verification.local_cache_clear()
+
+
+def test_embedded_mode_verifies_and_enforces_limits_without_redis(embedded, make_key, user):
+    api_key, full = make_key(requests_per_minute=2, tokens_per_minute=1000)
+    with time_machine.travel("2030-01-01 00:00:10Z", tick=False):
+        first = verify(full, estimated_tokens=600, client_ip="203.0.113.5")
+        assert first.valid and first.remaining == {
+            "requests": 1,
+            "tokens": 400,
+            "budget_tokens": None,
+            "window_reset_seconds": 50,
+        }
+        assert verify(full, estimated_tokens=600).code == "rate_limited"
+        assert verify(full, estimated_tokens=400).valid
+        result = verify(full)
+        assert result.code == "rate_limited" and result.retry_after == 50
+    with time_machine.travel("2030-01-01 00:01:01Z", tick=False):
+        assert verify(full).valid
+    api_key_revoke(api_key=api_key, actor=user)
+    assert verify(full).code == "revoked"
+
+
+def test_embedded_mode_buffers_last_used_and_flushes_it(embedded, make_key):
+    api_key, full = make_key()
+    assert verify(full, client_ip="203.0.113.5").valid
+    assert ApiKey.objects.get(pk=api_key.pk).last_used_at is None
+    assert api_key_last_used_flush() == 1
+    api_key.refresh_from_db()
+    assert api_key.last_used_ip == "203.0.113.5"
+
+
+def test_embedded_mode_rotation_and_scope_changes_reach_a_warm_cache(embedded, make_key, user):
+    api_key, old = make_key(scopes=["models.read"])
+    assert verify(old, required_scope="inference").code == "scope_missing"
+    api_key_update(api_key=api_key, actor=user, scopes=["models.read", "inference"])
+    assert verify(old, required_scope="inference").valid
+    api_key, new = api_key_rotate(api_key=api_key, actor=user, grace="none")
+    assert verify(old).code == "unknown"
+    assert verify(new).valid
+
+
+def test_embedded_mode_lets_exactly_the_limit_pass_across_threads(embedded, make_key):
+    _api_key, full = make_key(requests_per_minute=25)
+    now = time.time()
+    if now % 60 > 50:  # stay inside one rate window
+        time.sleep(61 - now % 60)
+    assert verify(full).valid
+    results = []
+    barrier = threading.Barrier(8)
+
+    def worker():
+        barrier.wait()
+        for _ in range(10):
+            results.append(verify(full).code)
+        connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count("valid") == 24
+    assert results.count("rate_limited") == 56
