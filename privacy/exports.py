@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from itertools import islice, repeat
+from itertools import islice
 from pathlib import Path
 from uuid import UUID
 
@@ -38,7 +38,6 @@ from django.db.models import (
     DateField,
     DateTimeField,
     F,
-    FloatField,
     Func,
     IntegerField,
     Q,
@@ -350,13 +349,15 @@ def _csv_cell(value):
 
 
 class _Columns:
-    """How each column of a dataset is selected and turned into JSON and CSV values.
+    """How each column of a dataset is selected and written as JSON and as CSV.
 
-    Rows are read as plain tuples and converted a column at a time, because a million
-    rows means ten million values and a Python call per value is most of the cost. On
-    PostgreSQL the database formats times, dates and UUIDs as the text `_plain` would
-    give; encrypted columns are read as their tokens and opened here with the keyring.
-    Anything else goes through the model field's own converters and `_plain`.
+    A million rows means ten million values, and a Python call per value is most of the
+    cost; so rows are read as plain tuples, converted a column at a time, and each row
+    is formatted with one `%` of a template. On PostgreSQL the database formats times,
+    dates and UUIDs as the text `_plain` would give; encrypted columns are read as their
+    tokens and opened here with the keyring. Other fields go through the model field's
+    own converters and `_plain`. The output is byte for byte what `json.dumps` of the
+    row objects and `csv.writer` would write.
     """
 
     def __init__(self, dataset: Dataset, *, vendor: str):
@@ -365,15 +366,16 @@ class _Columns:
         model = _model(dataset.model)
         self.fields = dataset.fields
         self.selects: dict[str, object] = {}
-        self.json_converters: list[tuple[int, Callable[[tuple], list]]] = []
-        self.csv_converters: list[tuple[int, Callable[[tuple], list]]] = []
+        self.decrypt: list[tuple[int, Callable[[tuple], list]]] = []
+        self.kinds: list[str] = []
         for index, name in enumerate(dataset.fields):
             field = model._meta.get_field(name)
             target = getattr(field, "target_field", None) if field.is_relation else field
             alias = f"export_col_{index}"
+            kind = "text"
             if isinstance(field, EncryptedTextField):
                 self.selects[alias] = Cast(name, output_field=TextField())
-                self.json_converters.append((index, _token_opener(field)))
+                self.decrypt.append((index, _token_opener(field)))
             elif vendor == "postgresql" and isinstance(target, DateTimeField):
                 self.selects[alias] = _PgIsoDateTime(name)
             elif vendor == "postgresql" and isinstance(target, DateField):
@@ -382,13 +384,19 @@ class _Columns:
                 self.selects[alias] = Cast(name, output_field=TextField())
             else:
                 self.selects[alias] = F(name)
-                if isinstance(target, _PASSTHROUGH_FIELDS):
-                    continue
-                self.json_converters.append((index, _plain_column))
-                self.csv_converters.append((index, _csv_column))
+                if isinstance(target, BooleanField):
+                    kind = "bool"
+                elif isinstance(target, IntegerField):
+                    kind = "int"
+                elif not isinstance(target, CharField | TextField):
+                    kind = "other"
+            self.kinds.append(kind)
+        keys = (json.dumps(name, ensure_ascii=False).replace("%", "%%") for name in self.fields)
+        self.json_template = "{" + ", ".join(f"{key}: %s" for key in keys) + "}"
+        self.csv_template = ",".join(["%s"] * len(self.fields)) + "\r\n"
 
-    def batches(self, queryset: QuerySet) -> Iterator[tuple[list[tuple], list[tuple]]]:
-        """Yield (JSON rows, CSV rows) in batches from a server-side cursor."""
+    def chunks(self, queryset: QuerySet) -> Iterator[tuple[int, str, str]]:
+        """Yield (rows, JSON objects without brackets, CSV lines) per batch."""
         rows = (
             queryset.order_by()
             .annotate(**self.selects)
@@ -396,28 +404,83 @@ class _Columns:
             .iterator(chunk_size=BATCH_SIZE)
         )
         while batch := list(islice(rows, BATCH_SIZE)):
-            if self.json_converters:
-                columns = list(zip(*batch, strict=True))
-                for index, convert in self.json_converters:
-                    columns[index] = convert(columns[index])
-                batch = list(zip(*columns, strict=True))
-            csv_rows = batch
-            if self.csv_converters:
-                columns = list(zip(*batch, strict=True))
-                for index, convert in self.csv_converters:
-                    columns[index] = convert(columns[index])
-                csv_rows = list(zip(*columns, strict=True))
-            yield batch, csv_rows
+            columns = list(zip(*batch, strict=True))
+            for index, convert in self.decrypt:
+                columns[index] = convert(columns[index])
+            json_columns = [_JSON_COLUMN[kind](values) for kind, values in self._typed(columns)]
+            csv_columns = [_CSV_COLUMN[kind](values) for kind, values in self._typed(columns)]
+            if len(csv_columns) == 1:  # csv.writer quotes a row of one empty field
+                csv_columns[0] = ['""' if value == "" else value for value in csv_columns[0]]
+            yield (
+                len(batch),
+                ", ".join(map(self.json_template.__mod__, zip(*json_columns, strict=True))),
+                "".join(map(self.csv_template.__mod__, zip(*csv_columns, strict=True))),
+            )
 
-    def json_chunk(self, rows: list[tuple]) -> str:
-        """Return the rows as JSON objects, comma-separated, without the brackets."""
-        objects = list(map(dict, map(zip, repeat(self.fields), rows)))
-        return json.dumps(objects, ensure_ascii=False, default=str)[1:-1]
+    def _typed(self, columns: list) -> Iterator[tuple[str, tuple]]:
+        return zip(self.kinds, columns, strict=True)
 
 
-# Values of these fields come from the database driver as the str, int, bool or float
-# that `_plain` would leave alone (encrypted text fields are matched before these).
-_PASSTHROUGH_FIELDS = (CharField, TextField, IntegerField, BooleanField, FloatField)
+_encode_string = json.encoder.encode_basestring  # what json.dumps uses, ensure_ascii=False
+_JSON_BOOL = {True: "true", False: "false", None: "null"}
+_CSV_BOOL = {True: "True", False: "False", None: ""}
+_CSV_SPECIAL = (",", '"', "\r", "\n")
+
+
+def _json_text(values: tuple) -> list:
+    if None in values:
+        return ["null" if value is None else _encode_string(value) for value in values]
+    return list(map(_encode_string, values))
+
+
+def _json_int(values: tuple) -> tuple | list:
+    if None in values:
+        return ["null" if value is None else value for value in values]
+    return values
+
+
+def _json_other(values: tuple) -> list:
+    return [json.dumps(_plain(value), ensure_ascii=False, default=str) for value in values]
+
+
+def _csv_quote(value: str) -> str:
+    """Quote a field as csv.writer does (excel dialect, minimal quoting)."""
+    if any(special in value for special in _CSV_SPECIAL):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _csv_text(values) -> tuple | list:
+    if None in values:
+        values = ["" if value is None else value for value in values]
+    joined = "\x00".join(values)
+    if any(special in joined for special in _CSV_SPECIAL):
+        return [_csv_quote(value) for value in values]
+    return values
+
+
+def _csv_int(values: tuple) -> tuple | list:
+    if None in values:
+        return ["" if value is None else value for value in values]
+    return values
+
+
+def _csv_other(values: tuple) -> tuple | list:
+    return _csv_text([str(cell) for cell in map(_csv_cell, values)])
+
+
+_JSON_COLUMN: dict[str, Callable] = {
+    "text": _json_text,
+    "int": _json_int,
+    "bool": lambda values: list(map(_JSON_BOOL.__getitem__, values)),
+    "other": _json_other,
+}
+_CSV_COLUMN: dict[str, Callable] = {
+    "text": _csv_text,
+    "int": _csv_int,
+    "bool": lambda values: list(map(_CSV_BOOL.__getitem__, values)),
+    "other": _csv_other,
+}
 
 
 class _PgIsoDateTime(Func):
@@ -436,14 +499,6 @@ class _PgIsoDate(Func):
 
     template = "to_char(%(expressions)s, 'YYYY-MM-DD')"
     output_field = TextField()
-
-
-def _plain_column(values: tuple) -> list:
-    return [_plain(value) for value in values]
-
-
-def _csv_column(values: tuple) -> list:
-    return [_csv_cell(value) for value in values]
 
 
 def _token_opener(field) -> Callable[[tuple], list]:
@@ -536,18 +591,16 @@ def _write_dataset(zf: zipfile.ZipFile, dataset: Dataset, user, progress: _Progr
         csv_text = (
             io.TextIOWrapper(csv_handle, encoding="utf-8", newline="") if csv_handle else None
         )
-        writer = csv.writer(csv_text) if csv_text else None
-        if writer:
-            writer.writerow(fields)
-        for batch, csv_rows in columns.batches(queryset):
-            chunk = columns.json_chunk(batch)
-            if count and chunk:
+        if csv_text:
+            csv.writer(csv_text).writerow(fields)
+        for rows, json_chunk, csv_chunk in columns.chunks(queryset):
+            if count:
                 json_text.write(",")
-            json_text.write(chunk)
-            if writer:
-                writer.writerows(csv_rows)
-            count += len(batch)
-            progress.add(len(batch))
+            json_text.write(json_chunk)
+            if csv_text:
+                csv_text.write(csv_chunk)
+            count += rows
+            progress.add(rows)
         if csv_text:
             csv_text.close()
         json_text.write("]")
