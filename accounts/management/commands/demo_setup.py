@@ -40,7 +40,9 @@ TEAMMATE_EMAIL = "sam@example.com"
 TEAMMATE_NAME = "Sam Teammate"
 INVITEE_EMAIL = "alex@example.com"
 
+# In order: sample usage is spread over the demo keys, so the keys come first.
 DEMO_SEEDERS: list[str] = [
+    "apikeys.demo.api_keys_demo_seed",
     "apikeys.usage_demo.usage_demo_seed",
 ]
 
