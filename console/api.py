@@ -5,7 +5,8 @@ Every error answers `{"error": {"code": ..., "message": ..., "fields": {...}}}`.
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -13,10 +14,57 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.errors import DomainError
 
+API_PREFIX = "/api/"
+
 
 class Pagination(PageNumberPagination):
+    """Pages of 50 by default; a page number or size that is not valid answers 400."""
+
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        return self._number(raw, self.page_size_query_param, self.max_page_size)
+
+    def get_page_number(self, request, paginator):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is None:
+            return 1
+        if raw == "last":
+            return paginator.num_pages
+        return self._number(raw, self.page_query_param, None)
+
+    def _number(self, raw: str, name: str, maximum: int | None) -> int:
+        value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else 0
+        if value < 1 or (maximum is not None and value > maximum):
+            bound = f"between 1 and {maximum}" if maximum else "at least 1"
+            raise exceptions.ValidationError({name: [f"A whole number {bound}."]})
+        return value
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["maximum"] = self.max_page_size
+        return parameters
+
+
+def page_not_found(request, exception):
+    """Answer an unknown URL under /api/ in the one error format; pages get HTML."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception):
+    """Answer a request Django refuses before any view under /api/ in the error format."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(error_body("bad_request", "The request is not valid."), status=400)
+    return defaults.bad_request(request, exception)
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -27,12 +75,19 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return body
 
 
-def _flatten(detail):
-    if isinstance(detail, list):
-        return [str(item) for item in detail]
+def _field_errors(detail, prefix: str = "") -> dict[str, list[str]]:
+    """Flatten DRF's nested error detail to `{"scopes.2": ["..."]}`: one list per field."""
     if isinstance(detail, dict):
-        return {key: _flatten(value) for key, value in detail.items()}
-    return [str(detail)]
+        items = detail.items()
+    elif isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        items = enumerate(detail)
+    else:
+        messages = detail if isinstance(detail, list) else [detail]
+        return {prefix or "non_field_errors": [str(message) for message in messages]}
+    fields: dict[str, list[str]] = {}
+    for key, value in items:
+        fields.update(_field_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+    return fields
 
 
 def exception_handler(exc, context):
@@ -54,11 +109,9 @@ def exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        detail = exc.detail
-        fields = (
-            _flatten(detail) if isinstance(detail, dict) else {"non_field_errors": _flatten(detail)}
+        response.data = error_body(
+            "invalid", "The request is not valid.", _field_errors(exc.detail)
         )
-        response.data = error_body("invalid", "The request is not valid.", fields)
     else:
         code = getattr(exc, "default_code", "error")
         if isinstance(exc.detail, dict | list):
@@ -70,3 +123,67 @@ def exception_handler(exc, context):
     if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS and getattr(exc, "wait", None):
         response["Retry-After"] = str(int(exc.wait))
     return response
+
+
+# ---------------------------------------------------------------------------- schema
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": "The one error body of every endpoint.",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "required": ["code", "message"],
+        }
+    },
+    "required": ["error"],
+}
+_ERROR_DESCRIPTIONS = {
+    "400": "The input is not valid.",
+    "401": "Missing or wrong credentials.",
+    "403": "Not signed in, or a rule refused.",
+    "404": "Missing, or not yours to see.",
+}
+
+
+def document_errors(result, generator, request, public):
+    """Document the error answers every operation can give, in the one error format.
+
+    The exception handler is shared, so the answers are too: 400 wherever there is
+    input, 401 or 403 wherever there are credentials, 404 wherever there is an id in
+    the path or a page number. Codes a view documents keep their description; an
+    error response without a body gets the error body.
+    """
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Error", ERROR_SCHEMA)
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, operations in result.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            parameters = operation.get("parameters", [])
+            codes = set()
+            if "requestBody" in operation or any(p["in"] == "query" for p in parameters):
+                codes.add("400")
+            if "{" in path or any(p["name"] == "page" for p in parameters):
+                codes.add("404")
+            schemes = {name for item in operation.get("security", []) for name in item}
+            if "gatewayToken" in schemes:
+                codes.add("401")
+            elif schemes:
+                codes.add("403")
+            responses = operation["responses"]
+            for code in codes:
+                responses.setdefault(code, {"description": _ERROR_DESCRIPTIONS[code]})
+            for code, response in responses.items():
+                if code.startswith("4") and "content" not in response:
+                    response["content"] = content
+    return result

@@ -14,6 +14,9 @@ api_v1 = [
     path("", include("apikeys.api.urls")),
 ]
 
+handler400 = "console.api.bad_request"
+handler404 = "console.api.page_not_found"
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),

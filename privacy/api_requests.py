@@ -1,6 +1,6 @@
 """REST endpoints for privacy requests (session auth; the requester's own only)."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -53,7 +53,11 @@ class PrivacyRequestListView(GenericAPIView):
         return self.get_paginated_response(PrivacyRequestOutputSerializer(page, many=True).data)
 
     @extend_schema(
-        request=PrivacyRequestInputSerializer, responses={201: PrivacyRequestOutputSerializer}
+        request=PrivacyRequestInputSerializer,
+        responses={
+            201: PrivacyRequestOutputSerializer,
+            409: OpenApiResponse(description="An open request of this type exists."),
+        },
     )
     def post(self, request):
         """Submit a request. Session sign-in counts as identity verification."""
@@ -77,7 +81,13 @@ class PrivacyRequestDetailView(GenericAPIView):
 class PrivacyRequestCancelView(GenericAPIView):
     serializer_class = PrivacyRequestOutputSerializer
 
-    @extend_schema(request=None, responses=PrivacyRequestOutputSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            200: PrivacyRequestOutputSerializer,
+            409: OpenApiResponse(description="The request can no longer be cancelled."),
+        },
+    )
     def post(self, request, request_id):
         cancelled = privacy_request_cancel(request=_own(request, request_id), user=request.user)
         return Response(PrivacyRequestOutputSerializer(cancelled).data)

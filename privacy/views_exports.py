@@ -5,7 +5,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.views import APIView
 
 from accounts.errors import Conflict, NotFound
@@ -37,7 +37,12 @@ def export_download(request, token):
 
 
 class ExportDownloadView(APIView):
-    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    @extend_schema(
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            409: OpenApiResponse(description="The export is not ready, or has expired."),
+        }
+    )
     def get(self, request, export_id):
         """Download your ready export as a ZIP file."""
         export, path = export_for_download(export_id=export_id, user=request.user)

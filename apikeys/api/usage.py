@@ -116,11 +116,14 @@ def _parse_event(event) -> tuple[usage.UsageEvent | None, dict]:
     status_code = _int_field(event, "status", 100, 599, errors)
     latency_ms = _int_field(event, "latency_ms", 0, MAX_INT, errors)
     moderation = event.get("moderation", Moderation.NONE)
-    if moderation not in _MODERATION_VALUES:
+    if not isinstance(moderation, str) or moderation not in _MODERATION_VALUES:
         errors["moderation"] = f"Must be one of {', '.join(sorted(_MODERATION_VALUES))}."
     client_ip = event.get("client_ip")
     if client_ip is not None:
         try:
+            # ip_address() also takes integers, and JSON false is the integer 0.
+            if not isinstance(client_ip, str):
+                raise ValueError(client_ip)
             client_ip = str(ipaddress.ip_address(client_ip))
         except ValueError:
             errors["client_ip"] = "Not an IPv4 or IPv6 address."

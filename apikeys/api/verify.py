@@ -75,7 +75,7 @@ def verify_endpoint(request):
     if not isinstance(key, str) or not key:
         errors["key"] = ["This field is required."]
     scope = data.get("required_scope")
-    if scope is not None and scope not in ALL_SCOPES:
+    if scope is not None and (not isinstance(scope, str) or scope not in ALL_SCOPES):
         errors["required_scope"] = ["Unknown scope."]
     client_ip = data.get("client_ip")
     if client_ip is not None and (not isinstance(client_ip, str) or len(client_ip) > 64):
@@ -97,3 +97,84 @@ def verify_endpoint(request):
     if result.retry_after is not None:
         response["Retry-After"] = str(result.retry_after)
     return response
+
+
+def document_verify_endpoint(result, generator, request, public):
+    """Add this endpoint to the OpenAPI schema (a drf-spectacular postprocessing hook)."""
+    count = {"type": "integer", "minimum": 0, "maximum": MAX_TOKENS_CEILING}
+    nullable_count = {"type": "integer", "minimum": 0, "nullable": True}
+    request_schema = {
+        "type": "object",
+        "properties": {
+            "key": {"type": "string", "minLength": 1, "description": "The full API key."},
+            "required_scope": {"type": "string", "enum": sorted(ALL_SCOPES), "nullable": True},
+            "client_ip": {"type": "string", "maxLength": 64, "nullable": True},
+            "max_tokens": {**count, "nullable": True},
+            "estimated_tokens": {**count, "nullable": True},
+        },
+        "required": ["key"],
+    }
+    answer_schema = {
+        "type": "object",
+        "properties": {
+            "valid": {"type": "boolean"},
+            "code": {"type": "string", "description": '"valid", or why the key was refused.'},
+            "retry_after": {"type": "integer", "description": "With code rate_limited."},
+            "key_id": {"type": "string"},
+            "workspace_id": {"type": "string", "format": "uuid"},
+            "environment": {"type": "string"},
+            "scopes": {"type": "array", "items": {"type": "string"}},
+            "limits": {
+                "type": "object",
+                "properties": {
+                    name: nullable_count
+                    for name in (
+                        "max_tokens_per_request",
+                        "requests_per_minute",
+                        "tokens_per_minute",
+                        "monthly_token_budget",
+                    )
+                },
+            },
+            "remaining": {
+                "type": "object",
+                "properties": {
+                    name: nullable_count
+                    for name in ("requests", "tokens", "budget_tokens", "window_reset_seconds")
+                },
+            },
+            "data_handling": {
+                "type": "object",
+                "properties": {
+                    "zero_data_retention": {"type": "boolean"},
+                    "training_opt_out": {"type": "boolean"},
+                },
+            },
+        },
+        "required": ["valid", "code"],
+    }
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    result.setdefault("paths", {})["/api/v1/keys/verify"] = {
+        "post": {
+            "operationId": "api_keys_verify",
+            "summary": "Verify a key for one model request (gateway only)",
+            "description": __doc__.split("\n\n", 1)[1],
+            "tags": ["v1"],
+            "security": [{"gatewayToken": []}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": request_schema}},
+            },
+            "responses": {
+                "200": {
+                    "description": "The verdict, valid or not.",
+                    "content": {"application/json": {"schema": answer_schema}},
+                },
+                "400": {"description": "The body is not such an object.", "content": error},
+                "401": {"description": "Missing or wrong gateway token.", "content": error},
+                "405": {"description": "Only POST.", "content": error},
+                "413": {"description": f"Over {MAX_BODY_BYTES} bytes.", "content": error},
+            },
+        }
+    }
+    return result

@@ -68,6 +68,9 @@ def _with_secret(api_key, full_key: str, status_code: int) -> Response:
 
 
 class ApiKeyListView(_KeysView):
+    # Read by the schema generator, which documents the page wrapping the list.
+    pagination_class = Pagination
+
     @extend_schema(
         operation_id="api_keys_list",
         parameters=[

@@ -236,6 +236,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "console.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "console.api.exception_handler",
+    "DEFAULT_METADATA_CLASS": "console.api_metadata.Metadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -249,6 +250,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # The verify endpoint is a plain Django view, outside DRF's reach; document it.
+        "apikeys.api.verify.document_verify_endpoint",
+        "console.api.document_errors",
+    ],
 }
 
 # Content Security Policy: no inline script, nothing from other origins.

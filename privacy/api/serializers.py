@@ -15,6 +15,15 @@ class StrictSerializer(serializers.Serializer):
         return attrs
 
 
+class UUIDStringField(serializers.UUIDField):
+    """A UUID written as a string; DRF's field also turns numbers (and false) into UUIDs."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
 class PrivacySettingsOutputSerializer(serializers.Serializer):
     training_opt_out = serializers.BooleanField()
     do_not_sell_or_share = serializers.BooleanField()
@@ -43,7 +52,7 @@ class ConsentInputSerializer(StrictSerializer):
         default="api",
         help_text="Where the decision was made. GPC is recorded by the server, never claimed.",
     )
-    visitor_id = serializers.UUIDField(
+    visitor_id = UUIDStringField(
         required=False, help_text="Only used when the browser has no visitor cookie yet."
     )
 
