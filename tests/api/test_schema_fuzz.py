@@ -336,3 +336,9 @@ def test_consent_refuses_a_visitor_id_that_is_not_a_uuid_string(owner_api, visit
     )
     assert "visitor_id" in assert_refused(response)["fields"]
     assert database_fingerprint() == before
+
+
+def test_a_query_string_with_too_many_fields_answers_400_in_the_error_format(owner_api, world):
+    query = "&".join(f"f{n}=1" for n in range(django_settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    response = owner_api.get(f"/api/v1/workspaces/{world.workspace.pk}/audit-events/?{query}")
+    assert assert_refused(response)["code"] == "bad_request"
