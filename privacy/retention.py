@@ -110,18 +110,23 @@ def _purge_usage(*, label: str, rule: RetentionRule, now: datetime, stats: Batch
     if bounds["low"] is None:
         return 0
     if connection.vendor == "postgresql":
-        expired = "u.occurred_at < %s - w.usage_retention_days * interval '1 day'"
-    else:
-        expired = "julianday(u.occurred_at) < julianday(%s) - w.usage_retention_days"
-    sql = (
-        f"DELETE FROM {table} WHERE id IN (SELECT u.id FROM {table} u "  # noqa: S608
-        f"JOIN {workspaces} w ON w.id = u.workspace_id "
-        f"WHERE u.id >= %s AND u.id < %s AND {expired})"
-    )
-    if connection.vendor == "postgresql":
+        # The range is read once through the primary key (MATERIALIZED keeps the planner
+        # from walking the workspace index instead); the expired rows in it are then
+        # deleted by tuple id.
         sql = (
-            f"DELETE FROM {table} u USING {workspaces} w "  # noqa: S608
-            f"WHERE u.id >= %s AND u.id < %s AND w.id = u.workspace_id AND {expired}"
+            f"WITH r AS MATERIALIZED (SELECT ctid AS t, workspace_id, occurred_at "  # noqa: S608
+            f"FROM {table} WHERE id >= %s AND id < %s), "
+            f"d AS (DELETE FROM {table} WHERE ctid = ANY(ARRAY("
+            f"SELECT r.t FROM r JOIN {workspaces} w ON w.id = r.workspace_id "
+            f"WHERE r.occurred_at < %s - w.usage_retention_days * interval '1 day')) "
+            f"RETURNING 1) "
+            f"SELECT (SELECT count(*) FROM d), (SELECT min(occurred_at) FROM r)"
+        )
+    else:
+        sql = (
+            f"DELETE FROM {table} WHERE id IN (SELECT u.id FROM {table} u "  # noqa: S608
+            f"JOIN {workspaces} w ON w.id = u.workspace_id WHERE u.id >= %s AND u.id < %s "
+            f"AND julianday(u.occurred_at) < julianday(%s) - w.usage_retention_days)"
         )
     total = 0
     low = bounds["low"]
@@ -130,14 +135,19 @@ def _purge_usage(*, label: str, rule: RetentionRule, now: datetime, stats: Batch
         started = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [low, high, now])
-            total += cursor.rowcount
-            cursor.execute(
-                f"SELECT min(occurred_at) FROM {table} WHERE id >= %s AND id < %s",  # noqa: S608
-                [low, high],
-            )
-            (oldest_left,) = cursor.fetchone()
+            if connection.vendor == "postgresql":
+                count, oldest_in_range = cursor.fetchone()
+            else:
+                count = cursor.rowcount
+                cursor.execute(
+                    f"SELECT min(occurred_at) FROM {table} WHERE id >= %s AND id < %s",  # noqa: S608
+                    [low, high],
+                )
+                (oldest_in_range,) = cursor.fetchone()
+            total += count
         stats.timed(started)
-        if oldest_left is not None and oldest_left >= youngest_cutoff:
+        # Nothing in this range was old enough for any workspace: nor is anything later.
+        if oldest_in_range is not None and oldest_in_range >= youngest_cutoff:
             break
         low = high
     return total
