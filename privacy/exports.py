@@ -18,7 +18,9 @@ import io
 import json
 import logging
 import os
+import queue
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -390,7 +392,8 @@ class _Columns:
                     kind = "int"
                 elif not isinstance(target, CharField | TextField):
                     kind = "other"
-            self.kinds.append(kind)
+            # A NOT NULL column skips the per-value test for None.
+            self.kinds.append(kind if field.null or kind in ("bool", "other") else kind + "!")
         keys = (json.dumps(name, ensure_ascii=False).replace("%", "%%") for name in self.fields)
         self.json_template = "{" + ", ".join(f"{key}: %s" for key in keys) + "}"
         self.csv_template = ",".join(["%s"] * len(self.fields)) + "\r\n"
@@ -471,13 +474,17 @@ def _csv_other(values: tuple) -> tuple | list:
 
 _JSON_COLUMN: dict[str, Callable] = {
     "text": _json_text,
+    "text!": lambda values: list(map(_encode_string, values)),
     "int": _json_int,
+    "int!": lambda values: values,
     "bool": lambda values: list(map(_JSON_BOOL.__getitem__, values)),
     "other": _json_other,
 }
 _CSV_COLUMN: dict[str, Callable] = {
     "text": _csv_text,
+    "text!": _csv_text,
     "int": _csv_int,
+    "int!": lambda values: values,
     "bool": lambda values: list(map(_CSV_BOOL.__getitem__, values)),
     "other": _csv_other,
 }
@@ -579,37 +586,72 @@ class _Progress:
         )
 
 
+class _BackgroundWriter:
+    """Write bytes to a stream from a thread of its own.
+
+    A ZIP entry's writes are mostly deflate, which runs without the GIL, so handing them
+    to a thread lets compression of one batch overlap the formatting of the next.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="export-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._stream.write(data)
+                except BaseException as exc:  # handed to the writing thread in close()
+                    self._error = exc
+
+    def write(self, data: bytes) -> None:
+        if self._error is not None:
+            self.close()
+        self._queue.put(data)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 def _write_dataset(zf: zipfile.ZipFile, dataset: Dataset, user, progress: _Progress) -> int:
     queryset = dataset.rows(user)
     fields = dataset.fields
     columns = _Columns(dataset, vendor=connections[queryset.db].vendor)
     count = 0
-    with tempfile.TemporaryFile("w+b") as json_tmp:
-        json_text = io.TextIOWrapper(json_tmp, encoding="utf-8", newline="\n")
-        json_text.write("[")
-        csv_handle = zf.open(f"{dataset.name}.csv", "w") if dataset.table else None
-        csv_text = (
-            io.TextIOWrapper(csv_handle, encoding="utf-8", newline="") if csv_handle else None
-        )
-        if csv_text:
+    # The JSON, the larger file, goes straight into the archive from a thread while the
+    # CSV waits in a temporary file (one ZIP entry can be written at a time).
+    with tempfile.TemporaryFile("w+b") as csv_tmp:
+        csv_text = io.TextIOWrapper(csv_tmp, encoding="utf-8", newline="")
+        if dataset.table:
             csv.writer(csv_text).writerow(fields)
-        for rows, json_chunk, csv_chunk in columns.chunks(queryset):
-            if count:
-                json_text.write(",")
-            json_text.write(json_chunk)
-            if csv_text:
-                csv_text.write(csv_chunk)
-            count += rows
-            progress.add(rows)
-        if csv_text:
-            csv_text.close()
-        json_text.write("]")
-        json_text.flush()
-        json_tmp.seek(0)
         with zf.open(f"{dataset.name}.json", "w") as entry:
-            while block := json_tmp.read(1 << 20):
-                entry.write(block)
-        json_text.detach()
+            json_out = _BackgroundWriter(entry)
+            try:
+                json_out.write(b"[")
+                for rows, json_chunk, csv_chunk in columns.chunks(queryset):
+                    json_out.write(("," if count else "").encode() + json_chunk.encode())
+                    if dataset.table:
+                        csv_text.write(csv_chunk)
+                    count += rows
+                    progress.add(rows)
+                json_out.write(b"]")
+            finally:
+                json_out.close()
+        if dataset.table:
+            csv_text.flush()
+            csv_tmp.seek(0)
+            with zf.open(f"{dataset.name}.csv", "w") as entry:
+                while block := csv_tmp.read(1 << 20):
+                    entry.write(block)
+        csv_text.detach()
     return count
 
 
