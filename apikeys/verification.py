@@ -115,7 +115,7 @@ class KeyRecord:
     digest: bytes = b""
     previous_digest: bytes = b""
     id_text: str = ""
-    limit_args: tuple = ()
+    limit_arg: str = ""
 
     def __post_init__(self):
         self.networks = tuple(ipaddress.ip_network(cidr, strict=False) for cidr in self.allowed_ips)
@@ -123,7 +123,7 @@ class KeyRecord:
         self.digest = _digest(self.secret_hash)
         self.previous_digest = _digest(self.previous_secret_hash)
         self.id_text = str(self.id)
-        self.limit_args = (self.rpm or 0, self.tpm or 0, self.budget or 0)
+        self.limit_arg = f"{self.rpm or 0} {self.tpm or 0} {self.budget or 0}"
 
     def to_json(self) -> str:
         return json.dumps([getattr(self, name) for name in _STORED], separators=(",", ":"))
@@ -264,48 +264,50 @@ def _refusal(code: str, retry_after: int | None = None) -> VerifyResult:
 
 # ---------------------------------------------------------------------------- stores
 
-# KEYS: 1 gen, 2 requests counter, 3 tokens counter, 4 budget counter, 5 last used,
-# 6 last used by the previous secret, 7 the record (only when storing a fresh one).
-# ARGV: 1 gen, 2 rpm, 3 tpm, 4 budget, 5 estimated tokens, 6 window reset, 7 budget
-# TTL, 8 key id, 9 "time|ip", 10 previous secret used, 11 record, 12 record TTL.
+# KEYS: 1 generation, 2 this window's counters (hash: r requests, t tokens), 3 this
+# month's budget counter, 4 last used, then 5 last used by the previous secret when
+# ARGV[8] is "1", then the record key when ARGV[9] (a fresh record) is given.
+# ARGV: 1 generation, 2 "rpm tpm budget" (0: none), 3 estimated tokens, 4 seconds to the
+# window's end, 5 budget counter TTL, 6 key id, 7 "time|ip", 8 previous secret used,
+# 9 record, 10 record TTL. Few arguments on purpose: packing them is part of every call.
 _LUA = """
 local gen = redis.call('GET', KEYS[1]) or '0'
 if gen ~= ARGV[1] then return {0, gen} end
-if ARGV[11] then redis.call('SET', KEYS[7], ARGV[11], 'EX', ARGV[12]) end
-local rpm = tonumber(ARGV[2])
-local tpm = tonumber(ARGV[3])
-local budget = tonumber(ARGV[4])
-local est = tonumber(ARGV[5])
-local reset = tonumber(ARGV[6])
+if ARGV[9] then redis.call('SET', KEYS[#KEYS], ARGV[9], 'EX', ARGV[10]) end
+local rpm, tpm, budget = string.match(ARGV[2], '^(%d+) (%d+) (%d+)$')
+rpm = tonumber(rpm)
+tpm = tonumber(tpm)
+budget = tonumber(budget)
+local est = tonumber(ARGV[3])
+local reset = tonumber(ARGV[4])
 local used_b = 0
 if budget > 0 then
-  used_b = tonumber(redis.call('GET', KEYS[4]) or '0')
+  used_b = tonumber(redis.call('GET', KEYS[3]) or '0')
   if used_b >= budget or used_b + est > budget then return {3, 0} end
 end
-local used_r = 0
+local used = redis.call('HMGET', KEYS[2], 'r', 't')
+local used_r = tonumber(used[1] or '0')
+local used_t = tonumber(used[2] or '0')
+if rpm > 0 and used_r >= rpm then return {2, reset} end
+if tpm > 0 and (used_t >= tpm or used_t + est > tpm) then return {2, reset} end
+local counted = false
 if rpm > 0 then
-  used_r = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if used_r >= rpm then return {2, reset} end
-end
-local used_t = 0
-if tpm > 0 then
-  used_t = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if used_t >= tpm or used_t + est > tpm then return {2, reset} end
-end
-if rpm > 0 then
-  used_r = redis.call('INCR', KEYS[2])
-  if used_r == 1 then redis.call('EXPIRE', KEYS[2], reset + 5) end
+  used_r = redis.call('HINCRBY', KEYS[2], 'r', 1)
+  counted = true
 end
 if tpm > 0 and est > 0 then
-  used_t = redis.call('INCRBY', KEYS[3], est)
-  if used_t == est then redis.call('EXPIRE', KEYS[3], reset + 5) end
+  used_t = redis.call('HINCRBY', KEYS[2], 't', est)
+  counted = true
+end
+if counted and not used[1] and not used[2] then
+  redis.call('EXPIRE', KEYS[2], reset + 5)
 end
 if budget > 0 and est > 0 then
-  used_b = redis.call('INCRBY', KEYS[4], est)
-  if used_b == est then redis.call('EXPIRE', KEYS[4], tonumber(ARGV[7])) end
+  used_b = redis.call('INCRBY', KEYS[3], est)
+  if used_b == est then redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5])) end
 end
-redis.call('HSET', KEYS[5], ARGV[8], ARGV[9])
-if ARGV[10] == '1' then redis.call('HSET', KEYS[6], ARGV[8], ARGV[9]) end
+redis.call('HSET', KEYS[4], ARGV[6], ARGV[7])
+if ARGV[8] == '1' then redis.call('HSET', KEYS[5], ARGV[6], ARGV[7]) end
 local r = -1
 local t = -1
 local b = -1
@@ -322,6 +324,7 @@ class RedisStore:
     """Generations, records, counters and the last-used buffer in Redis (all processes)."""
 
     embedded = False
+    prefix = ""
 
     def __init__(self, client):
         self.client = client
@@ -406,6 +409,7 @@ class EmbeddedStore:
     """
 
     embedded = True
+    prefix = ""
 
     def __init__(self, cache):
         self.cache = cache
@@ -426,35 +430,35 @@ class EmbeddedStore:
 
     def admit(self, script_keys, args):
         cache = self.cache
-        gen_k, rpm_k, tpm_k, bud_k, lu_k, lup_k = script_keys[:6]
-        rpm, tpm, budget, est, reset, budget_ttl = (int(value) for value in args[1:7])
+        gen_k, window_k, bud_k, lu_k = script_keys[:4]
+        rpm, tpm, budget = (int(value) for value in args[1].split())
+        est, reset, budget_ttl = int(args[2]), int(args[3]), int(args[4])
         with _embedded_lock:
             gen = cache.get(gen_k)
             gen = str(gen) if gen is not None else "0"
             if gen != args[0]:
                 return [0, gen]
-            if len(args) > 10:
-                cache.set(script_keys[6], args[10], timeout=int(args[11]))
-            used = cache.get_many([rpm_k, tpm_k, bud_k])
-            used_r, used_t, used_b = (int(used.get(k) or 0) for k in (rpm_k, tpm_k, bud_k))
+            if len(args) > 8:
+                cache.set(script_keys[-1], args[8], timeout=int(args[9]))
+            used = cache.get_many([window_k, bud_k])
+            used_r, used_t = used.get(window_k) or (0, 0)
+            used_b = int(used.get(bud_k) or 0)
             if budget > 0 and (used_b >= budget or used_b + est > budget):
                 return [3, 0]
             if rpm > 0 and used_r >= rpm:
                 return [2, reset]
             if tpm > 0 and (used_t >= tpm or used_t + est > tpm):
                 return [2, reset]
-            if rpm > 0:
-                used_r += 1
-                cache.set(rpm_k, used_r, timeout=reset + 5)
-            if tpm > 0 and est > 0:
-                used_t += est
-                cache.set(tpm_k, used_t, timeout=reset + 5)
+            if rpm > 0 or (tpm > 0 and est > 0):
+                used_r += 1 if rpm > 0 else 0
+                used_t += est if tpm > 0 else 0
+                cache.set(window_k, (used_r, used_t), timeout=reset + 5)
             if budget > 0 and est > 0:
                 used_b += est
                 cache.set(bud_k, used_b, timeout=budget_ttl)
-            for buffer_key in (lu_k, lup_k) if args[9] == "1" else (lu_k,):
+            for buffer_key in (lu_k, script_keys[4]) if args[7] == "1" else (lu_k,):
                 buffer = cache.get(buffer_key) or {}
-                buffer[str(args[7])] = args[8]
+                buffer[str(args[5])] = args[6]
                 cache.set(buffer_key, buffer, timeout=None)
         return [
             1,
@@ -530,6 +534,8 @@ def store() -> RedisStore | EmbeddedStore:
         from django.core.cache import caches
 
         current = EmbeddedStore(caches["default"])
+    # Kept with the store, which is chosen again whenever CACHES changes.
+    current.prefix = f"{conf.get('KEY_PREFIX', '')}:ak:"
     _local.clear()
     _state["conf"] = conf
     _state["store"] = current
@@ -574,7 +580,7 @@ def local_cache_clear(public_id: str | None = None) -> None:
 
 
 def _local_ttl() -> float:
-    return float(getattr(settings, "API_KEY_LOCAL_CACHE_SECONDS", 30))
+    return settings.API_KEY_LOCAL_CACHE_SECONDS
 
 
 # ---------------------------------------------------------------------------- loading
@@ -851,19 +857,19 @@ def verify(
         window_reset = WINDOW_SECONDS - second % WINDOW_SECONDS
         window = second // WINDOW_SECONDS
         month = _month_of(now)
-        prefix = key_prefix()
+        prefix = current.prefix
         key_id = record.id_text
         script_keys = [
             f"{prefix}gen:{public_id}",
-            f"{prefix}rpm:{key_id}:{window}",
-            f"{prefix}tpm:{key_id}:{window}",
+            f"{prefix}win:{key_id}:{window}",
             f"{prefix}bud:{key_id}:{month[2]}",
             f"{prefix}lu",
-            f"{prefix}lup",
         ]
+        if previous:
+            script_keys.append(f"{prefix}lup")
         args = [
             record.gen,
-            *record.limit_args,
+            record.limit_arg,
             estimated_tokens,
             window_reset,
             int(month[1] - now) + 1 + month[3],

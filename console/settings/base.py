@@ -293,6 +293,10 @@ PRIVACY_STAFF_EMAILS = env.list("PRIVACY_STAFF_EMAILS", default=[])
 INVITATION_TTL_DAYS = 7
 WORKSPACE_USAGE_RETENTION_DEFAULT_DAYS = 30
 
+# How long a process keeps its in-memory copy of a key record. Changes do not wait for
+# it: every verify checks the key's generation in the shared cache.
+API_KEY_LOCAL_CACHE_SECONDS = env.float("API_KEY_LOCAL_CACHE_SECONDS", default=30.0)
+
 # Account and workspace deletion (privacy/deletion.py).
 ACCOUNT_DELETION_GRACE_DAYS = env.int("ACCOUNT_DELETION_GRACE_DAYS", default=30)
 WORKSPACE_DELETION_GRACE_DAYS = env.int("WORKSPACE_DELETION_GRACE_DAYS", default=30)
