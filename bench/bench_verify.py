@@ -4,8 +4,8 @@ djangorestframework-api-key's is_valid for scale, measured in one run.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/console REDIS_URL=redis://127.0.0.1:6379/5 \
         .venv/bin/python bench/bench_verify.py [--keys 1000] [--calls 5000]
 
-Uses (and keeps) the test database `test_<name>`; prints medians, p99 and the Redis
-round trips per warm call, counted on the wire.
+Uses (and keeps) the test database `test_<name>`; prints medians, p99, the Redis round
+trips per warm call and the queries and round trips per cold call, counted on the wire.
 """
 
 from __future__ import annotations
