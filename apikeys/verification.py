@@ -585,7 +585,9 @@ def _local_ttl() -> float:
 
 # ---------------------------------------------------------------------------- loading
 
-# A PL/pgSQL function (migration 0003) keeps its plan per database session.
+# A PL/pgSQL function (migration 0003) keeps its plan per database session. It mirrors
+# `_load_with_orm`; a change to what a record holds needs a migration replacing it (a
+# test compares the two).
 _RECORD_SQL = "SELECT * FROM apikeys_key_record(%s, %s)"
 
 

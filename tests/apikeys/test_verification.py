@@ -419,3 +419,36 @@ def test_embedded_mode_lets_exactly_the_limit_pass_across_threads(embedded, make
         thread.join()
     assert results.count("valid") == 24
     assert results.count("rate_limited") == 56
+
+
+def test_the_sql_function_and_the_orm_read_the_same_record(make_key, workspace, user):
+    """The PostgreSQL lookup and the embedded one must never drift apart."""
+    api_key, _full = make_key(
+        expires_at=timezone.now() + timedelta(days=3),
+        allowed_ips=["203.0.113.0/24", "2001:db8::/32"],
+        max_tokens_per_request=512,
+        requests_per_minute=7,
+        tokens_per_minute=7000,
+        monthly_token_budget=10**12,
+    )
+    api_key, _new = api_key_rotate(api_key=api_key, actor=user, grace="24h")
+    workspace_settings_update(workspace=workspace, actor=user, zero_data_retention=True)
+    PrivacySettings.objects.create(user=user, training_opt_out=True)
+
+    def fields(record):
+        return {
+            name: getattr(record, name)
+            for name in verification._STORED
+            if name not in ("previous_expires", "expires")
+        }
+
+    from_sql = verification._load_from_db(api_key.public_id, "3")
+    from_orm = verification._load_with_orm(api_key.public_id, "3")
+    assert fields(from_sql) == fields(from_orm)
+    assert from_sql.expires == pytest.approx(from_orm.expires)
+    assert from_sql.previous_expires == pytest.approx(from_orm.previous_expires)
+    assert from_sql.training_opt_out and from_sql.zero_data_retention
+    assert from_sql.previous_digest and from_sql.rpm == 7
+    api_key_revoke(api_key=api_key, actor=user)
+    assert verification._load_from_db(api_key.public_id, "4").revoked
+    assert verification._load_with_orm(api_key.public_id, "4").revoked
