@@ -1,4 +1,5 @@
-"""Template context for the consent banner and policy-change notices on every page."""
+"""Template context for the consent banner, policy-change notices and a pending account
+deletion on every page."""
 
 import json
 
@@ -13,4 +14,16 @@ def privacy(request):
         "consent_category_cookies_json": json.dumps(state.category_cookies, sort_keys=True),
         "consent_gpc_blocked": GPC_BLOCKED,
         "policy_notices": policy_pending_acknowledgements(user=getattr(request, "user", None)),
+        "pending_account_deletion": _pending_deletion(request),
     }
+
+
+def _pending_deletion(request):
+    """The signed-in person's account deletion in its grace period, if any: every page
+    then offers to cancel it."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    from privacy.deletion import account_deletion_pending
+
+    return account_deletion_pending(user=user)

@@ -284,6 +284,9 @@ def deletion_cancel(*, deletion: DeletionRequest, actor: User | None = None) -> 
                 template="privacy/deletion_email/cancelled",
                 context={"cancelled_at": now},
             )
+        from privacy.requests import privacy_requests_follow_deletion
+
+        privacy_requests_follow_deletion(deletion_id=deletion.pk, completed=False)
     else:
         Workspace.objects.filter(pk=deletion.target_id).update(deleted_at=None)
         audit_record(
@@ -709,6 +712,9 @@ def _finish(row: DeletionRequest, now: datetime) -> None:
             target=row,
             metadata={"deletion_id": row.pk, "counts": counts},
         )
+        from privacy.requests import privacy_requests_follow_deletion
+
+        privacy_requests_follow_deletion(deletion_id=row.pk, completed=True)
     else:
         audit_record(
             action=DeletionAction.WORKSPACE_PURGED,

@@ -3,6 +3,7 @@ from datetime import date
 import pytest
 import time_machine
 from django.core import mail
+from django.utils import timezone
 
 from accounts.audit import audit_chain_verify
 from accounts.errors import Conflict, DomainError, NotFound
@@ -283,3 +284,27 @@ def test_deletion_request_schedules_the_deletion_and_follows_it(user):
     assert privacy_requests_follow_deletion(deletion_id=ledger.pk, completed=False) == 1
     request.refresh_from_db()
     assert request.status == RequestStatus.CANCELLED
+
+
+def test_deletion_request_completes_when_the_deletion_job_finishes(user):
+    from privacy.deletion import deletion_run
+    from privacy.models import DeletionRequest
+
+    request = _submit(user, RequestType.DELETION)
+    request.refresh_from_db()
+    DeletionRequest.objects.filter(pk=request.deletion_id).update(scheduled_for=timezone.now())
+    assert deletion_run(deletion_id=request.deletion_id) == "completed"
+    request.refresh_from_db()
+    assert request.status == RequestStatus.COMPLETED
+    assert request.user is None  # the account is gone; the request record stays
+    assert "deleted" in request.resolution
+
+
+def test_signing_in_during_the_grace_period_offers_to_cancel(client, user):
+    from privacy.deletion import account_deletion_request
+
+    account_deletion_request(user=user)
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    assert "Your account is scheduled for deletion" in page
+    assert 'action="/account/delete/cancel/"' in page
