@@ -32,14 +32,24 @@ def _request_deletion(page) -> None:
     page.get_by_role("button", name="Delete my account").click()
 
 
+PENDING = "Your account is scheduled for deletion"
+
+
+def _pending_card(page):
+    """The deletion page's own account of the pending deletion."""
+    return page.get_by_role("status").filter(has=page.get_by_role("heading", name=PENDING))
+
+
 def _expect_pending(page, deletion) -> None:
-    expect(
-        page.get_by_role("heading", name="Your account is scheduled for deletion")
-    ).to_be_visible()
-    expect(page.locator("section[role=status]")).to_contain_text(
-        f"{deletion.scheduled_for.day} {deletion.scheduled_for:%B %Y, %H:%M} UTC"
-    )
-    expect(page.get_by_role("button", name="Cancel the deletion")).to_be_visible()
+    when = f"{deletion.scheduled_for.day} {deletion.scheduled_for:%B %Y, %H:%M} UTC"
+    card = _pending_card(page)
+    expect(card).to_contain_text(when)
+    expect(card.get_by_role("button", name="Cancel the deletion")).to_be_visible()
+    # Every other page offers to cancel too, until the grace period is over.
+    page.goto("/")
+    banner = page.get_by_role("alert").filter(has=page.get_by_role("heading", name=PENDING))
+    expect(banner).to_contain_text(when)
+    page.goto("/account/delete/")
 
 
 def test_delete_cancel_and_delete_again(page, context, person, mailoutbox):
@@ -62,6 +72,7 @@ def test_delete_cancel_and_delete_again(page, context, person, mailoutbox):
 
     # Delete: a pending ledger row, with the grace period, and a mail with a cancel link.
     _request_deletion(page)
+    expect(_pending_card(page)).to_be_visible()
     first = _ledger(person).get()
     assert first.status == DeletionStatus.PENDING
     assert first.scheduled_for == first.requested_at + grace
@@ -72,24 +83,24 @@ def test_delete_cancel_and_delete_again(page, context, person, mailoutbox):
     )
 
     # Cancel: the account is active again and the deletion form is back.
-    page.get_by_role("button", name="Cancel the deletion").click()
+    _pending_card(page).get_by_role("button", name="Cancel the deletion").click()
     expect(
         page.get_by_text("The deletion is cancelled. Your account stays as it is.")
     ).to_be_visible()
     expect(page.get_by_role("button", name="Delete my account")).to_be_visible()
-    expect(
-        page.get_by_role("heading", name="Your account is scheduled for deletion")
-    ).to_have_count(0)
+    expect(page.get_by_role("heading", name=PENDING)).to_have_count(0)
     first.refresh_from_db()
     assert first.status == DeletionStatus.CANCELLED
     assert first.cancelled_at is not None
     assert User.objects.get(pk=person.pk).is_active
     page.goto("/")
     expect(page).not_to_have_url(re.compile(r"/accounts/login/"))
+    expect(page.get_by_role("heading", name=PENDING)).to_have_count(0)
 
     # Delete again: a new pending row with a fresh grace period; the cancelled one stays.
     page.goto("/account/delete/")
     _request_deletion(page)
+    expect(_pending_card(page)).to_be_visible()
     second = _ledger(person).filter(status=DeletionStatus.PENDING).get()
     assert second.pk != first.pk
     assert second.scheduled_for == second.requested_at + grace
