@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.bench_verify_settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.verify_settings")
 
 
 def setup_database():

@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.bench_verify_settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.verify_settings")
 
 LUA = """
 wrk.method = "POST"

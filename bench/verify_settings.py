@@ -5,6 +5,6 @@ from console.settings.test import *  # noqa: F403
 from console.settings.test import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework_api_key"]
-ROOT_URLCONF = "bench.bench_verify_urls"
+ROOT_URLCONF = "bench.verify_urls"
 DEBUG = False
 LOGGING = {"version": 1, "disable_existing_loggers": True, "root": {"level": "ERROR"}}
