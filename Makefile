@@ -68,6 +68,10 @@ test: install services-check browser lint check-deploy
 	DJANGO_SETTINGS_MODULE=console.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install services-check
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "The HTTP benchmark needs wrk: sudo apt-get install wrk"; exit 1; fi; }
 	$(PY) bench/run_all.py
 
 clean:
