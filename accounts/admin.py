@@ -20,6 +20,19 @@ from accounts.models import AuditEvent, Invitation, Membership, User, Workspace
 from accounts.services import invitation_revoke_by_staff, user_set_active
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that are looked at, never added, changed or deleted in the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ServiceOnlyAdmin(admin.ModelAdmin):
     """View pages only; the change permission unlocks the list actions and nothing else."""
 
@@ -194,7 +207,7 @@ class InvitationAdmin(ServiceOnlyAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """The audit log as support sees it, personal fields included. Nobody may change it."""
 
     list_display = (
@@ -214,12 +227,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     date_hierarchy = "occurred_at"
     # Counting a large append-only table on every page view is not worth it.
     show_full_result_count = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

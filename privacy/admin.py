@@ -5,6 +5,7 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 
+from accounts.admin import ReadOnlyAdmin
 from accounts.errors import DomainError
 from privacy import (
     admin_requests,  # noqa: F401  (registers the privacy request queue)
@@ -17,19 +18,6 @@ from privacy.services import (
     policy_version_publish,
     policy_version_update,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Proof is looked at, never edited."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ConsentRecord)

@@ -5,21 +5,9 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from accounts.admin import ReadOnlyAdmin
 from privacy.models import DeletionRequest, RetentionRun
 from privacy.retention import retention_overview
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the jobs only; staff read them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DeletionRequest)
