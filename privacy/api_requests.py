@@ -5,11 +5,11 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from accounts.errors import NotFound
 from privacy.deadlines import Jurisdiction
 from privacy.models import PrivacyRequest
 from privacy.models.requests import RequestType
 from privacy.requests import privacy_request_cancel, privacy_request_submit
+from privacy.selectors import privacy_request_get_for_user
 
 
 class PrivacyRequestInputSerializer(serializers.Serializer):
@@ -35,10 +35,7 @@ class PrivacyRequestOutputSerializer(serializers.Serializer):
 
 
 def _own(request, request_id) -> PrivacyRequest:
-    found = PrivacyRequest.objects.for_user(request.user).filter(pk=request_id).first()
-    if found is None:
-        raise NotFound()
-    return found
+    return privacy_request_get_for_user(user=request.user, request_id=request_id)
 
 
 class PrivacyRequestListView(GenericAPIView):

@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from accounts.errors import NotFound
 from privacy.consent import (
     CONSENT_COOKIE,
     VISITOR_COOKIE,
@@ -16,7 +17,13 @@ from privacy.consent import (
     parse_choice,
     parse_visitor_id,
 )
-from privacy.models import ConsentRecord, PolicyAcceptance, PolicyVersion, PrivacySettings
+from privacy.models import (
+    ConsentRecord,
+    PolicyAcceptance,
+    PolicyVersion,
+    PrivacyRequest,
+    PrivacySettings,
+)
 from privacy.models.policy import PolicyKind
 
 _CURRENT_CACHE_KEY = "privacy:policy-current:{kind}"
@@ -107,3 +114,11 @@ def privacy_settings_for_user(*, user) -> PrivacySettings:
     """The user's privacy settings; an unsaved row with every default if none exist yet."""
     found = PrivacySettings.objects.filter(user=user).first()
     return found or PrivacySettings(user=user)
+
+
+def privacy_request_get_for_user(*, user, request_id) -> PrivacyRequest:
+    """Return one of the user's own requests; anyone else's, or none, is NotFound."""
+    found = PrivacyRequest.objects.for_user(user).filter(pk=request_id).first()
+    if found is None:
+        raise NotFound()
+    return found

@@ -18,6 +18,7 @@ from privacy.requests import (
     privacy_request_submit,
     privacy_request_submit_public,
 )
+from privacy.selectors import privacy_request_get_for_user
 
 
 def _add_errors(form, exc: DomainError) -> None:
@@ -51,10 +52,10 @@ def request_create(request):
 
 
 def _own_request(request, request_id) -> PrivacyRequest:
-    found = PrivacyRequest.objects.for_user(request.user).filter(pk=request_id).first()
-    if found is None:
-        raise Http404
-    return found
+    try:
+        return privacy_request_get_for_user(user=request.user, request_id=request_id)
+    except NotFound as exc:
+        raise Http404 from exc
 
 
 @login_required
