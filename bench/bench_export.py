@@ -34,10 +34,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.databases import database_urls, recreate_database  # noqa: E402
 
 BENCH_DB = "console_bench_export"
 BENCH_EMAIL = "export-bench@example.com"
@@ -46,25 +47,6 @@ TARGET_SECONDS = 10.0
 TARGET_PEAK_MB = 150.0
 DISTINCT_IP_TOKENS = 500
 OTHER_ACCOUNT_ROWS = 100_000
-
-
-def _database_urls() -> tuple[str, str]:
-    """Return (maintenance URL, benchmark URL) on the server of DATABASE_URL."""
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/console")
-    parts = urlsplit(base)
-    return (
-        urlunsplit(parts._replace(path="/postgres")),
-        urlunsplit(parts._replace(path=f"/{BENCH_DB}")),
-    )
-
-
-def _recreate_database(maintenance_url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 def _bench_environment(bench_url: str, media_root: Path) -> dict[str, str]:
@@ -350,10 +332,10 @@ def main(argv: list[str]) -> int:
 
     import tempfile
 
-    maintenance_url, bench_url = _database_urls()
+    maintenance_url, bench_url = database_urls(BENCH_DB)
     print(f"machine: {_machine()}", flush=True)
     if not args.reuse:
-        _recreate_database(maintenance_url)
+        recreate_database(maintenance_url, BENCH_DB)
     real = naive = None
     try:
         with tempfile.TemporaryDirectory(prefix="bench-export-") as media:
@@ -377,7 +359,7 @@ def main(argv: list[str]) -> int:
                 _print(naive, args.rows)
     finally:
         if not args.keep:
-            _recreate_database(maintenance_url, drop_only=True)
+            recreate_database(maintenance_url, BENCH_DB, drop_only=True)
 
     failures = []
     for figures in filter(None, (real, naive)):

@@ -29,33 +29,15 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import database_urls, recreate_database  # noqa: E402
+
 BENCH_DB = "console_bench_usage"
 TARGET_EVENTS_PER_SECOND = 10_000
 MODELS = ["large-1", "large-1", "medium-2", "small-1", "embed-1"]
-
-
-def _database_urls() -> tuple[str, str]:
-    """Return (maintenance URL, benchmark URL) on the server of DATABASE_URL."""
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/console")
-    parts = urlsplit(base)
-    return (
-        urlunsplit(parts._replace(path="/postgres")),
-        urlunsplit(parts._replace(path=f"/{BENCH_DB}")),
-    )
-
-
-def _recreate_database(maintenance_url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 def _setup_django(bench_url: str) -> None:
@@ -252,8 +234,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
     args = parser.parse_args(argv)
 
-    maintenance_url, bench_url = _database_urls()
-    _recreate_database(maintenance_url)
+    maintenance_url, bench_url = database_urls(BENCH_DB)
+    recreate_database(maintenance_url, BENCH_DB)
     try:
         _setup_django(bench_url)
         return run(args)
@@ -262,7 +244,7 @@ def main(argv: list[str]) -> int:
             from django.db import connections
 
             connections.close_all()
-            _recreate_database(maintenance_url, drop_only=True)
+            recreate_database(maintenance_url, BENCH_DB, drop_only=True)
 
 
 if __name__ == "__main__":
