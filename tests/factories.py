@@ -42,3 +42,40 @@ class WorkspaceFactory:
 def add_member(workspace, role: str = Role.DEVELOPER, user=None) -> Membership:
     user = user or UserFactory()
     return Membership.objects.create(workspace=workspace, user=user, role=role)
+
+
+def api_key_row(workspace, *, n: int = 0, created_by=None):
+    """A stored key with a dummy hash, for tests that need key rows, never a secret."""
+    from apikeys.models import ApiKey
+
+    return ApiKey.objects.create(
+        workspace=workspace,
+        created_by=created_by,
+        public_id=f"pk{workspace.pk.hex[:8]}{n}",
+        name=f"key {n}",
+        environment="development",
+        secret_hash="0" * 64,
+        pepper_id="p1",
+        last_four="abcd",
+    )
+
+
+def usage_rows_load(workspace, key, count, *, start=None):
+    """Insert `count` usage rows for one workspace with generate_series (fast)."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    start = start or timezone.now() - timedelta(days=1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO apikeys_usagerecord (workspace_id, api_key_id, request_id, occurred_at,
+                model, input_tokens, output_tokens, status, latency_ms, moderation, received_at)
+            SELECT %s, %s, %s || g, %s + g * interval '1 millisecond', 'm', 1, 1, 200, 5,
+                'none', now()
+            FROM generate_series(1, %s) g
+            """,
+            [workspace.pk, key.pk, f"{workspace.pk.hex}-", start, count],
+        )

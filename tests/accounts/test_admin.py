@@ -1,7 +1,4 @@
-import time
-
 import pytest
-from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 from allauth.usersessions.models import UserSession
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
@@ -12,36 +9,11 @@ from accounts.audit import Action, audit_record
 from accounts.models import AuditEvent, Invitation
 from accounts.services import invitation_create, workspace_delete
 from tests.factories import DEFAULT_PASSWORD, UserFactory, WorkspaceFactory
+from tests.support import admin_client_with_mfa, totp_code, with_totp
 
 pytestmark = pytest.mark.django_db
 
 ADMIN_INDEX = "/admin/"
-
-
-def _with_totp(user) -> str:
-    secret = generate_totp_secret()
-    TOTP.activate(user, secret)
-    return secret
-
-
-def _current_code(secret: str) -> str:
-    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
-
-
-def _admin_client(user) -> Client:
-    """A client signed in as `user` with TOTP set up and MFA completed in the session."""
-    _with_totp(user)
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    now = time.time()
-    session["account_authentication_methods"] = [
-        {"method": "password", "at": now, "email": user.email},
-        {"method": "mfa", "at": now, "type": "totp"},
-    ]
-    session["account_authentication_methods_user"] = str(user.pk)
-    session.save()
-    return client
 
 
 @pytest.fixture
@@ -85,7 +57,7 @@ def test_staff_without_mfa_is_sent_to_mfa_setup_with_a_message(client, staff):
 
 
 def test_staff_with_totp_who_signed_in_with_password_and_code_reaches_the_admin(staff):
-    secret = _with_totp(staff)
+    secret = with_totp(staff)
     client = Client()
     response = client.post(
         reverse("account_login"), {"login": staff.email, "password": DEFAULT_PASSWORD}
@@ -94,7 +66,7 @@ def test_staff_with_totp_who_signed_in_with_password_and_code_reaches_the_admin(
     assert response["Location"] == reverse("mfa_authenticate")
     # The password alone does not open the admin.
     assert client.get(ADMIN_INDEX).status_code == 302
-    response = client.post(reverse("mfa_authenticate"), {"code": _current_code(secret)})
+    response = client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
     assert response.status_code == 302
     response = client.get(ADMIN_INDEX)
     assert response.status_code == 200
@@ -102,7 +74,7 @@ def test_staff_with_totp_who_signed_in_with_password_and_code_reaches_the_admin(
 
 
 def test_staff_session_without_completed_mfa_must_confirm_mfa_first(client, staff):
-    _with_totp(staff)
+    with_totp(staff)
     client.force_login(staff)
     response = client.get(ADMIN_INDEX, follow=True)
     final_url, _status = response.redirect_chain[-1]
@@ -117,7 +89,7 @@ def test_non_staff_is_refused_at_the_admin_login(client, user):
 
 
 def test_staff_with_mfa_completed_gets_the_admin_index(staff):
-    assert _admin_client(staff).get(ADMIN_INDEX).status_code == 200
+    assert admin_client_with_mfa(staff).get(ADMIN_INDEX).status_code == 200
 
 
 # ---------------------------------------------------------------------------- Support group
@@ -139,7 +111,7 @@ def test_support_group_has_view_rights_and_limited_change_rights():
 
 def test_support_member_can_view_but_not_delete_audit_events(support, user):
     event = audit_record(action=Action.LOGIN, actor=user, ip_address="198.51.100.23")
-    client = _admin_client(support)
+    client = admin_client_with_mfa(support)
     listing = client.get(reverse("admin:accounts_auditevent_changelist"))
     assert listing.status_code == 200
     assert b"198.51.100.23" in listing.content
@@ -154,7 +126,7 @@ def test_support_member_can_view_but_not_delete_audit_events(support, user):
 
 def test_superuser_can_neither_add_change_nor_delete_audit_events(superuser, user):
     event = audit_record(action=Action.LOGIN, actor=user)
-    client = _admin_client(superuser)
+    client = admin_client_with_mfa(superuser)
     change_url = reverse("admin:accounts_auditevent_change", args=[event.pk])
     page = client.get(change_url)
     assert page.status_code == 200
@@ -170,7 +142,7 @@ def test_superuser_can_neither_add_change_nor_delete_audit_events(superuser, use
 def test_audit_events_can_be_filtered_by_action(support, user):
     audit_record(action=Action.LOGIN, actor=user, target_id="login-event")
     audit_record(action=Action.LOGOUT, actor=user, target_id="logout-event")
-    client = _admin_client(support)
+    client = admin_client_with_mfa(support)
     url = reverse("admin:accounts_auditevent_changelist")
     page = client.get(url, {"action__exact": Action.LOGOUT})
     assert b"logout-event" in page.content and b"login-event" not in page.content
@@ -182,7 +154,7 @@ def test_audit_events_can_be_filtered_by_action(support, user):
 
 
 def test_user_admin_pages_never_show_the_password_hash(support, user):
-    client = _admin_client(support)
+    client = admin_client_with_mfa(support)
     user.refresh_from_db()
     assert user.password
     for url in (
@@ -198,8 +170,8 @@ def test_user_admin_pages_never_show_the_password_hash(support, user):
 
 def test_user_list_shows_name_and_mfa_state(support):
     customer = UserFactory(name="Katherine Johnson")
-    _with_totp(customer)
-    page = _admin_client(support).get(
+    with_totp(customer)
+    page = admin_client_with_mfa(support).get(
         reverse("admin:accounts_user_changelist"), {"q": customer.email}
     )
     assert b"Katherine Johnson" in page.content
@@ -208,7 +180,7 @@ def test_user_list_shows_name_and_mfa_state(support):
 
 
 def test_support_cannot_edit_add_or_delete_users_directly(support, user):
-    client = _admin_client(support)
+    client = admin_client_with_mfa(support)
     change_url = reverse("admin:accounts_user_change", args=[user.pk])
     response = client.post(change_url, {"email": "hijack@example.com", "is_staff": "on"})
     assert response.status_code == 403
@@ -229,7 +201,7 @@ def test_deactivate_action_audits_and_ends_the_users_sessions(support):
     assert UserSession.objects.filter(user=customer).exists()
     assert Session.objects.filter(session_key=session_key).exists()
 
-    response = _admin_client(support).post(
+    response = admin_client_with_mfa(support).post(
         reverse("admin:accounts_user_changelist"),
         {"action": "deactivate_users", "_selected_action": [customer.pk]},
     )
@@ -245,7 +217,7 @@ def test_deactivate_action_audits_and_ends_the_users_sessions(support):
 
 def test_reactivate_action_audits(support):
     customer = UserFactory(is_active=False)
-    _admin_client(support).post(
+    admin_client_with_mfa(support).post(
         reverse("admin:accounts_user_changelist"),
         {"action": "reactivate_users", "_selected_action": [customer.pk]},
     )
@@ -263,7 +235,7 @@ def test_workspace_search_by_id_and_deleted_state(support, user):
     live = WorkspaceFactory(owner=user, name="Live Space")
     gone = WorkspaceFactory(owner=user, name="Gone Space")
     workspace_delete(workspace=gone, actor=user)
-    client = _admin_client(support)
+    client = admin_client_with_mfa(support)
     url = reverse("admin:accounts_workspace_changelist")
     page = client.get(url, {"q": str(gone.pk)})
     assert [w.pk for w in page.context["cl"].result_list] == [gone.pk]
@@ -283,7 +255,7 @@ def test_invitation_admin_hides_the_token_hash_and_revokes_through_the_service(
     invitation, _token = invitation_create(
         workspace=workspace, actor=user, email="invitee@example.com", role="developer"
     )
-    client = _admin_client(support)
+    client = admin_client_with_mfa(support)
     for url in (
         reverse("admin:accounts_invitation_changelist"),
         reverse("admin:accounts_invitation_change", args=[invitation.pk]),

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from accounts.models import User
 from privacy.models import DeletionRequest
 from privacy.models.deletion import DeletionKind, DeletionStatus
-from tests.e2e.test_privacy_requests import age_sign_in, reauthenticate, sign_in
+from tests.e2e.browser import age_sign_in, reauthenticate, sign_in
 from tests.factories import UserFactory, WorkspaceFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

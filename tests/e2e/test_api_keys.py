@@ -2,42 +2,18 @@
 once, rotate with a grace period, revoke; verify's answer checked at every step."""
 
 import re
-from importlib import import_module
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
 from apikeys import keys
 from apikeys.verification import verify
+from tests.e2e.browser import age_sign_in, sign_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory, WorkspaceFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 FULL_KEY = re.compile(r"cnsl_(dev|prod)_[0-9A-Za-z]{12}_[0-9A-Za-z]{40,}")
-
-
-def _sign_in(page, *, email: str) -> None:
-    page.goto("/accounts/login/")
-    banner = page.locator("#consent-banner")
-    if banner.is_visible():
-        banner.get_by_role("button", name="Reject all").click()
-        expect(banner).to_be_hidden()
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
-
-
-def _age_sign_in(context, *, seconds: int = 3600) -> None:
-    """Move the sign-in back past the re-authentication window."""
-    cookie = next(c for c in context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
-    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=cookie["value"])
-    session["account_authentication_methods"] = [
-        {**record, "at": record["at"] - seconds}
-        for record in session["account_authentication_methods"]
-    ]
-    session.save()
 
 
 def _copy_shown_key(page) -> str:
@@ -63,8 +39,8 @@ def test_create_copy_once_rotate_with_grace_and_revoke(page, context):
     user = UserFactory(email="kay@example.com")
     workspace = WorkspaceFactory(owner=user, name="Rocket Lab")
     context.grant_permissions(["clipboard-read", "clipboard-write"])
-    _sign_in(page, email=user.email)
-    _age_sign_in(context)
+    sign_in(page, email=user.email)
+    age_sign_in(context)
 
     # Create a production key: the console asks for the password again first.
     page.goto(f"/w/{workspace.pk}/keys/")

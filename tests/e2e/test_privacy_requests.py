@@ -6,10 +6,8 @@ import json
 import re
 import time
 import zipfile
-from importlib import import_module
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -17,38 +15,10 @@ from apikeys.models import Environment, UsageRecord
 from apikeys.services import api_key_create
 from privacy.models import DataExport, PrivacyRequest
 from privacy.models.requests import RequestStatus, RequestType
-from tests.factories import DEFAULT_PASSWORD, UserFactory, WorkspaceFactory
+from tests.e2e.browser import age_sign_in, reauthenticate, sign_in
+from tests.factories import UserFactory, WorkspaceFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, *, email: str) -> None:
-    page.goto("/accounts/login/")
-    # A new browser is asked about cookies first; the banner covers the page till then.
-    banner = page.locator("#consent-banner")
-    banner.get_by_role("button", name="Reject all").click()
-    expect(banner).to_be_hidden()
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
-
-
-def age_sign_in(context, *, seconds: int = 3600) -> None:
-    """Move this browser's sign-in back in time, past the re-authentication window."""
-    cookie = next(c for c in context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
-    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=cookie["value"])
-    records = session["account_authentication_methods"]
-    session["account_authentication_methods"] = [
-        {**record, "at": record["at"] - seconds} for record in records
-    ]
-    session.save()
-
-
-def reauthenticate(page) -> None:
-    expect(page).to_have_url(re.compile(r"/accounts/reauthenticate/"))
-    page.get_by_label("Password", exact=True).fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name=re.compile("Confirm", re.I)).click()
 
 
 @pytest.fixture

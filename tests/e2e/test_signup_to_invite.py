@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import Membership
+from tests.e2e.browser import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -50,20 +51,12 @@ def _sign_up_and_verify(page, outbox, *, name: str, email: str) -> None:
     page.wait_for_load_state()
 
 
-def _sign_in(page, *, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/accounts/login/" not in url)
-
-
 def test_sign_up_create_workspace_invite_and_join(page, new_context, mailoutbox):
     owner_email, invitee_email = "owner@example.com", "invitee@example.com"
 
     # The owner signs up, verifies, signs in and creates a workspace.
     _sign_up_and_verify(page, mailoutbox, name="Olive Owner", email=owner_email)
-    _sign_in(page, email=owner_email)
+    sign_in(page, email=owner_email, password=PASSWORD)
     page.goto("/workspaces/new/")
     page.get_by_label("Workspace name").fill("Rocket Lab")
     page.get_by_role("button", name="Create workspace").click()
@@ -82,7 +75,7 @@ def test_sign_up_create_workspace_invite_and_join(page, new_context, mailoutbox)
     # The invitee, in a browser of their own, signs up, verifies and signs in.
     invitee_page = new_context().new_page()
     _sign_up_and_verify(invitee_page, mailoutbox, name="Ivy Invitee", email=invitee_email)
-    _sign_in(invitee_page, email=invitee_email)
+    sign_in(invitee_page, email=invitee_email, password=PASSWORD)
 
     # They open the invitation link, accept it and land in the workspace.
     invitee_page.goto(invitation_path)

@@ -7,16 +7,16 @@ from django.utils import timezone
 
 from privacy.models import PolicyVersion
 from privacy.services import consent_record, policy_version_create
-from tests.accounts.test_admin import _admin_client
 from tests.factories import UserFactory
 from tests.privacy.policy_support import policies_in_force
+from tests.support import admin_client_with_mfa
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def staff_client(db):
-    return _admin_client(UserFactory(is_staff=True, is_superuser=True))
+    return admin_client_with_mfa(UserFactory(is_staff=True, is_superuser=True))
 
 
 def test_staff_find_a_decision_by_visitor_id_or_by_email(staff_client):

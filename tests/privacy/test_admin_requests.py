@@ -8,15 +8,15 @@ from privacy.deadlines import Jurisdiction
 from privacy.models import PrivacyRequest
 from privacy.models.requests import RequestStatus, RequestType
 from privacy.requests import privacy_request_confirm, privacy_request_submit_public
-from tests.accounts.test_admin import _admin_client
 from tests.factories import UserFactory
+from tests.support import admin_client_with_mfa
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def staff_client(db):
-    return _admin_client(UserFactory(is_staff=True, is_superuser=True))
+    return admin_client_with_mfa(UserFactory(is_staff=True, is_superuser=True))
 
 
 def _public_request(request_type=RequestType.CORRECTION):

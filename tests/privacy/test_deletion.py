@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
-from django.db import connection
 from django.utils import timezone
 
 from accounts.audit import audit_chain_verify, audit_record
@@ -30,37 +29,9 @@ from privacy.deletion import (
 )
 from privacy.models import ConsentRecord, DeletionRequest, PrivacySettings
 from privacy.models.deletion import DeletionKind, DeletionStatus
-from tests.factories import UserFactory, WorkspaceFactory, add_member
+from tests.factories import UserFactory, WorkspaceFactory, add_member, api_key_row, usage_rows_load
 
 pytestmark = pytest.mark.django_db
-
-
-def make_key(workspace, n=0):
-    return ApiKey.objects.create(
-        workspace=workspace,
-        public_id=f"pk{workspace.pk.hex[:8]}{n}",
-        name=f"key {n}",
-        environment="development",
-        secret_hash="0" * 64,
-        pepper_id="p1",
-        last_four="abcd",
-    )
-
-
-def load_usage(workspace, key, count, *, start=None):
-    """Insert `count` usage rows for one workspace with generate_series (fast)."""
-    start = start or timezone.now() - timedelta(days=1)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO apikeys_usagerecord (workspace_id, api_key_id, request_id, occurred_at,
-                model, input_tokens, output_tokens, status, latency_ms, moderation, received_at)
-            SELECT %s, %s, %s || g, %s + g * interval '1 millisecond', 'm', 1, 1, 200, 5,
-                'none', now()
-            FROM generate_series(1, %s) g
-            """,
-            [workspace.pk, key.pk, f"{workspace.pk.hex}-", start, count],
-        )
 
 
 def make_due(deletion):
@@ -85,8 +56,8 @@ def account(settings):
     settings.DELETION_BATCH_SIZE = 1000
     user = UserFactory(email="leaving@example.com")
     own = WorkspaceFactory(owner=user, name="Mine")
-    key = make_key(own)
-    load_usage(own, key, 3500)
+    key = api_key_row(own)
+    usage_rows_load(own, key, 3500)
     UsageDailyRollup.objects.create(
         workspace=own, api_key=key, day=timezone.now().date(), model="m", requests=3
     )
@@ -101,8 +72,8 @@ def account(settings):
     other_owner = UserFactory()
     shared = WorkspaceFactory(owner=other_owner, name="Shared")
     Membership.objects.create(workspace=shared, user=user, role=Role.OWNER)
-    shared_key = make_key(shared, 1)
-    load_usage(shared, shared_key, 50)
+    shared_key = api_key_row(shared, n=1)
+    usage_rows_load(shared, shared_key, 50)
     PrivacySettings.objects.create(user=user, training_opt_out=True)
     ConsentRecord.objects.create(
         user=user, analytics=True, banner_version="1", method="accept", user_agent="Firefox"
@@ -353,7 +324,7 @@ def test_workspace_deletion_goes_through_the_ledger(settings):
     settings.DELETION_BATCH_SIZE = 500
     owner = UserFactory()
     workspace = WorkspaceFactory(owner=owner)
-    load_usage(workspace, make_key(workspace), 1200)
+    usage_rows_load(workspace, api_key_row(workspace), 1200)
 
     # Eager Celery in tests: the zero-grace run happens on commit, in-process.
     workspace_delete(workspace=workspace, actor=owner)

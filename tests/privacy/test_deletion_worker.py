@@ -25,8 +25,7 @@ from console.celery import app
 from privacy.deletion import DeletionAction, account_deletion_request
 from privacy.models import DeletionRequest
 from privacy.models.deletion import DeletionStatus
-from tests.factories import UserFactory, WorkspaceFactory
-from tests.privacy.test_deletion import load_usage, make_key
+from tests.factories import UserFactory, WorkspaceFactory, api_key_row, usage_rows_load
 
 pytestmark = [
     pytest.mark.worker,
@@ -144,7 +143,7 @@ def due_account_deletion(user) -> DeletionRequest:
 def test_worker_killed_mid_deletion_and_the_sweeper_finishes_it_exactly_once(workers):
     user = UserFactory()
     workspace = WorkspaceFactory(owner=user)
-    load_usage(workspace, make_key(workspace), 200_000)
+    usage_rows_load(workspace, api_key_row(workspace), 200_000)
     deletion = due_account_deletion(user)
     slow = {"DELETION_BATCH_SIZE": 2000, "DELETION_BATCH_PAUSE_SECONDS": 0.05}
 
@@ -193,7 +192,7 @@ def test_broker_emptied_with_deletions_pending_and_the_sweeper_recovers_every_on
     for n in range(5):
         user = UserFactory()
         workspace = WorkspaceFactory(owner=user)
-        load_usage(workspace, make_key(workspace, n), 500)
+        usage_rows_load(workspace, api_key_row(workspace, n=n), 500)
         deletions.append(due_account_deletion(user))
     for deletion in deletions:
         send("privacy.deletion_run", deletion_id=deletion.pk)

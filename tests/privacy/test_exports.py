@@ -9,7 +9,7 @@ from django.core import mail
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from apikeys.models import ApiKey, UsageRecord
+from apikeys.models import UsageRecord
 from privacy.deadlines import Jurisdiction
 from privacy.exports import (
     DATASETS,
@@ -23,7 +23,7 @@ from privacy.exports import (
 from privacy.models import DataExport, ExportStatus, PrivacyRequest
 from privacy.models.requests import RequestStatus, RequestType
 from privacy.requests import privacy_request_submit
-from tests.factories import UserFactory, WorkspaceFactory
+from tests.factories import UserFactory, WorkspaceFactory, api_key_row
 
 pytestmark = pytest.mark.django_db
 
@@ -31,20 +31,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-
-
-def _key(workspace, user, name="k"):
-    return ApiKey.objects.create(
-        workspace=workspace,
-        created_by=user,
-        name=name,
-        public_id=f"pub{ApiKey.objects.count()}",
-        environment="development",
-        scopes=["inference"],
-        secret_hash="f" * 64,
-        pepper_id="p1",
-        last_four="abcd",
-    )
 
 
 def _usage(key, count, ip="198.51.100.9"):
@@ -86,10 +72,10 @@ def test_export_holds_each_dataset_as_json_and_csv_with_a_readme(
     user, django_capture_on_commit_callbacks
 ):
     workspace = WorkspaceFactory(owner=user)
-    key = _key(workspace, user)
+    key = api_key_row(workspace, created_by=user)
     _usage(key, 12)
     other = UserFactory()
-    _usage(_key(WorkspaceFactory(owner=other), other, name="theirs"), 3)
+    _usage(api_key_row(WorkspaceFactory(owner=other), created_by=other), 3)
 
     with django_capture_on_commit_callbacks(execute=True):
         export = export_request(user=user)

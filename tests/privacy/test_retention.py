@@ -12,8 +12,7 @@ from apikeys.models import UsageRecord
 from privacy.models import DeletionRequest, RetentionRun
 from privacy.models.retention import RetentionRunStatus
 from privacy.retention import RETENTION, retention_overview, retention_rule, retention_run
-from tests.factories import UserFactory, WorkspaceFactory
-from tests.privacy.test_deletion import make_key
+from tests.factories import UserFactory, WorkspaceFactory, api_key_row
 
 
 def test_every_installed_model_has_a_retention_category():
@@ -46,7 +45,7 @@ def test_usage_purge_follows_each_workspaces_own_retention(settings):
     long.usage_retention_days = 90
     long.save()
     # Per workspace: 250 rows each 100, 60 and 1 day old, stored in arrival (time) order.
-    keys = [make_key(workspace, n + 1) for n, workspace in enumerate((short, long))]
+    keys = [api_key_row(workspace, n=n + 1) for n, workspace in enumerate((short, long))]
     for age in (100, 60, 1):
         for workspace, key in zip((short, long), keys, strict=True):
             _load(workspace, key, 250, now - timedelta(days=age), f"{age}")
@@ -146,7 +145,7 @@ def test_a_failing_category_is_recorded_and_the_run_goes_on(monkeypatch):
 def test_overview_flags_usage_older_than_its_workspace_period():
     now = timezone.now()
     workspace = WorkspaceFactory()
-    _load(workspace, make_key(workspace), 3, now - timedelta(days=45), "old")
+    _load(workspace, api_key_row(workspace), 3, now - timedelta(days=45), "old")
 
     rows = {row["label"]: row for row in retention_overview(now=now)}
 
