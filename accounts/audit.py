@@ -245,14 +245,19 @@ def _iter_events(batch_size: int) -> Iterator[AuditEvent]:
         last_id = batch[-1].id
 
 
-def audit_erase_personal_data(*, user_id: int, ids: list[int] | None = None) -> int:
+def audit_erase_personal_data(
+    *, user_id: int, after_id: int | None = None, up_to_id: int | None = None
+) -> int:
     """Blank IP, user agent and email on every event by or about a user; the chain holds.
 
-    `ids` limits the erasure to those events, so a caller can work in short batches.
+    `after_id` and `up_to_id` limit the erasure to a range of event ids, so a caller
+    can work in short batches.
     """
     from django.db.models import Q
 
     events = AuditEvent.objects.filter(Q(actor_id=user_id) | Q(subject_user_id=user_id))
-    if ids is not None:
-        events = events.filter(id__in=ids)
+    if after_id is not None:
+        events = events.filter(id__gt=after_id)
+    if up_to_id is not None:
+        events = events.filter(id__lte=up_to_id)
     return events.update(ip_address=None, user_agent="", actor_email="")

@@ -77,5 +77,5 @@ def usage_rows_load(workspace, key, count, *, start=None):
                 'none', now()
             FROM generate_series(1, %s) g
             """,
-            [workspace.pk, key.pk, f"{workspace.pk.hex}-", start, count],
+            [workspace.pk, key.pk, f"{workspace.pk.hex}-{key.pk}-", start, count],
         )

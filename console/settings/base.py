@@ -302,7 +302,15 @@ API_KEY_LOCAL_CACHE_SECONDS = env.float("API_KEY_LOCAL_CACHE_SECONDS", default=3
 # Account and workspace deletion (privacy/deletion.py).
 ACCOUNT_DELETION_GRACE_DAYS = env.int("ACCOUNT_DELETION_GRACE_DAYS", default=30)
 WORKSPACE_DELETION_GRACE_DAYS = env.int("WORKSPACE_DELETION_GRACE_DAYS", default=30)
+# Deletes walk each table in windows sized to take about DELETION_BATCH_TARGET_MS (and
+# about DELETION_BATCH_MAX_ROWS rows at most); the first window of a table is exactly
+# DELETION_BATCH_SIZE rows. A delete running past DELETION_STATEMENT_TIMEOUT_MS is
+# cancelled and its window shrunk, so no batch holds its locks for long.
 DELETION_BATCH_SIZE = env.int("DELETION_BATCH_SIZE", default=10_000)
+DELETION_BATCH_MAX_ROWS = env.int("DELETION_BATCH_MAX_ROWS", default=200_000)
+DELETION_BATCH_TARGET_MS = env.float("DELETION_BATCH_TARGET_MS", default=30.0)
+DELETION_STATEMENT_TIMEOUT_MS = env.int("DELETION_STATEMENT_TIMEOUT_MS", default=60)
+DELETION_AUDIT_BATCH_SIZE = env.int("DELETION_AUDIT_BATCH_SIZE", default=10_000)
 DELETION_TIME_BUDGET_SECONDS = env.float("DELETION_TIME_BUDGET_SECONDS", default=60.0)
 # A claim whose heartbeat is older than this is taken to belong to a dead worker.
 DELETION_CLAIM_STALE_SECONDS = env.int("DELETION_CLAIM_STALE_SECONDS", default=300)

@@ -49,6 +49,46 @@ def test_erasing_personal_data_keeps_the_chain_valid(user):
     assert audit_chain_verify()[1] is None
 
 
+def test_erasing_a_range_of_events_leaves_the_others(user):
+    events = _three_events(user)
+
+    erased = audit_erase_personal_data(
+        user_id=user.pk, after_id=events[0].pk, up_to_id=events[1].pk
+    )
+
+    assert erased == 1
+    kept = [AuditEvent.objects.get(pk=e.pk).user_agent for e in events]
+    assert kept == ["UA", "", "UA"]
+
+
+def _hot_updates() -> tuple[int, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+            "WHERE relname = 'accounts_auditevent'"
+        )
+        return cursor.fetchone()
+
+
+def test_erasing_personal_data_is_a_heap_only_update(user):
+    """The table's fill factor leaves room for the erased versions (no index writes)."""
+    for _ in range(200):
+        audit_record(
+            action=Action.LOGIN,
+            actor=user,
+            ip_address="203.0.113.7",
+            user_agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0",
+        )
+    updates, hot = _hot_updates()
+
+    erased = audit_erase_personal_data(user_id=user.pk)
+
+    after_updates, after_hot = _hot_updates()
+    assert erased >= 200
+    assert after_updates - updates == erased
+    assert after_hot - hot == erased
+
+
 def _bypass_guards(sql: str, params=()):
     """Tamper as a database superuser would: with triggers switched off for the session."""
     with connection.cursor() as cursor:

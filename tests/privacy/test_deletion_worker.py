@@ -145,7 +145,11 @@ def test_worker_killed_mid_deletion_and_the_sweeper_finishes_it_exactly_once(wor
     workspace = WorkspaceFactory(owner=user)
     usage_rows_load(workspace, api_key_row(workspace), 200_000)
     deletion = due_account_deletion(user)
-    slow = {"DELETION_BATCH_SIZE": 2000, "DELETION_BATCH_PAUSE_SECONDS": 0.05}
+    slow = {
+        "DELETION_BATCH_SIZE": 2000,
+        "DELETION_BATCH_MAX_ROWS": 2000,
+        "DELETION_BATCH_PAUSE_SECONDS": 0.05,
+    }
 
     first = workers.start(**slow)
     send("privacy.deletion_run", deletion_id=deletion.pk)
@@ -165,7 +169,9 @@ def test_worker_killed_mid_deletion_and_the_sweeper_finishes_it_exactly_once(wor
     # What the ledger says was deleted is exactly what is gone: batches commit with it.
     assert row.progress["counts"]["apikeys.UsageRecord"] == 200_000 - left
 
-    workers.start(DELETION_CLAIM_STALE_SECONDS=2, DELETION_BATCH_SIZE=2000)
+    workers.start(
+        DELETION_CLAIM_STALE_SECONDS=2, DELETION_BATCH_SIZE=2000, DELETION_BATCH_MAX_ROWS=2000
+    )
     time.sleep(2.5)  # let the dead worker's heartbeat go stale
     send("privacy.deletion_sweep")
 
