@@ -83,6 +83,19 @@ class WorkspaceUpdateInputSerializer(StrictInputSerializer):
     )
 
 
+class WorkspaceTransferInputSerializer(StrictInputSerializer):
+    user_id = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="The user id of the member who becomes an owner.",
+    )
+    keep_role = serializers.ChoiceField(
+        choices=[Role.ADMIN.value, Role.DEVELOPER.value, Role.VIEWER.value],
+        default=Role.ADMIN.value,
+        help_text="Your role in the workspace afterwards.",
+    )
+
+
 # ---------------------------------------------------------------------------- members
 
 

@@ -10,6 +10,11 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
     path("workspaces/", views.WorkspaceListView.as_view(), name="api-workspace-list"),
     path(WS, views.WorkspaceDetailView.as_view(), name="api-workspace-detail"),
+    path(
+        f"{WS}transfer-ownership/",
+        views.WorkspaceTransferOwnershipView.as_view(),
+        name="api-workspace-transfer-ownership",
+    ),
     path(f"{WS}members/", views.MemberListView.as_view(), name="api-member-list"),
     path(
         f"{WS}members/<int:user_id>/",

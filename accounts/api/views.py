@@ -12,6 +12,7 @@ from django.db.models import OuterRef, Subquery
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
@@ -149,6 +150,37 @@ class WorkspaceDetailView(WorkspaceScopedView):
         workspace = self.workspace(Perm.WORKSPACE_DELETE)
         services.workspace_delete(workspace=workspace, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WorkspaceTransferOwnershipView(WorkspaceScopedView):
+    @extend_schema(
+        operation_id="workspaces_transfer_ownership",
+        request=s.WorkspaceTransferInputSerializer,
+        responses={200: s.WorkspaceOutputSerializer, **_errors(400, 403, 404)},
+    )
+    def post(self, request, workspace_id):
+        """Make another member an owner; you step down to `keep_role` (owners only).
+
+        The answer is the workspace as you now see it, with your new role.
+        """
+        workspace = self.workspace(Perm.WORKSPACE_TRANSFER)
+        data = self.parse(s.WorkspaceTransferInputSerializer, request.data)
+        target = (
+            selectors.workspace_members(workspace=workspace).filter(user_id=data["user_id"]).first()
+        )
+        if target is None:
+            raise ValidationError(
+                {"user_id": ["The new owner must already be a member of this workspace."]}
+            )
+        services.workspace_transfer_ownership(
+            workspace=workspace,
+            actor=request.user,
+            new_owner=target.user,
+            keep_actor_as=data["keep_role"],
+        )
+        # The membership attached to `workspace` still says owner; read the new one.
+        workspace = self.workspace(Perm.WORKSPACE_VIEW)
+        return Response(s.WorkspaceOutputSerializer(_with_my_role(workspace)).data)
 
 
 # ---------------------------------------------------------------------------- members

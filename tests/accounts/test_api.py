@@ -181,6 +181,161 @@ def test_delete_workspace_is_owner_only(api, workspace, user):
     assert_error(api.get(ws_url(workspace)), 404)
 
 
+# ---------------------------------------------------------------------------- ownership
+
+
+def transfer_url(workspace):
+    return ws_url(workspace, "transfer-ownership/")
+
+
+def ownership_state(workspace):
+    """Every member's role and the workspace's audit count: what a refusal must keep."""
+    roles = dict(Membership.objects.filter(workspace=workspace).values_list("user_id", "role"))
+    return roles, AuditEvent.objects.filter(workspace_id=workspace.pk).count()
+
+
+def test_owner_transfers_ownership_to_a_member(api, workspace, user):
+    member = add_member(workspace, Role.DEVELOPER)
+    response = api.post(transfer_url(workspace), {"user_id": member.user_id}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["id"] == str(workspace.pk) and body["name"] == "Acme"
+    assert body["role"] == "admin"
+    member.refresh_from_db()
+    assert member.role == Role.OWNER
+    assert Membership.objects.get(workspace=workspace, user=user).role == Role.ADMIN
+    event = AuditEvent.objects.get(workspace_id=workspace.pk, action=Action.WORKSPACE_TRANSFERRED)
+    assert event.actor_id == user.pk
+    assert event.metadata == {"new_owner_id": member.user_id, "previous_owner_role": "admin"}
+    # The former owner is an admin now: a second transfer is no longer theirs to make.
+    again = api.post(transfer_url(workspace), {"user_id": member.user_id}, format="json")
+    assert_error(again, 404, "not_found")
+
+
+def test_owner_chooses_the_role_to_keep(api, workspace, user):
+    member = add_member(workspace, Role.ADMIN)
+    response = api.post(
+        transfer_url(workspace), {"user_id": member.user_id, "keep_role": "viewer"}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["role"] == "viewer"
+    assert Membership.objects.get(workspace=workspace, user=user).role == Role.VIEWER
+    member.refresh_from_db()
+    assert member.role == Role.OWNER
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.DEVELOPER, Role.VIEWER])
+def test_non_owners_get_the_same_404_as_a_stranger(workspace, role):
+    actor = add_member(workspace, role).user
+    member = add_member(workspace, Role.VIEWER)
+    stranger = UserFactory()
+    WorkspaceFactory(owner=stranger, name="Elsewhere")
+    before = ownership_state(workspace)
+    answers = []
+    for person in (actor, stranger):
+        client = APIClient()
+        client.force_login(person)
+        for target in (member.user_id, person.pk):
+            response = client.post(transfer_url(workspace), {"user_id": target}, format="json")
+            answers.append(assert_error(response, 404, "not_found"))
+    assert all(answer == answers[0] for answer in answers)
+    assert ownership_state(workspace) == before
+
+
+def test_missing_workspace_answers_the_same_404(api, workspace):
+    member = add_member(workspace, Role.VIEWER)
+    missing = api.post(
+        f"/api/v1/workspaces/{uuid.uuid4()}/transfer-ownership/",
+        {"user_id": member.user_id},
+        format="json",
+    )
+    foreign = api.post(transfer_url(WorkspaceFactory()), {"user_id": 1}, format="json")
+    assert assert_error(missing, 404) == assert_error(foreign, 404)
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "user_id"),
+        ({"user_id": None}, "user_id"),
+        ({"user_id": ""}, "user_id"),
+        ({"user_id": "abc"}, "user_id"),
+        ({"user_id": 1.5}, "user_id"),
+        ({"user_id": True}, "user_id"),
+        ({"user_id": [1]}, "user_id"),
+        ({"user_id": {"id": 1}}, "user_id"),
+        ({"user_id": 0}, "user_id"),
+        ({"user_id": -1}, "user_id"),
+        ({"user_id": 2**63}, "user_id"),
+        ({"user_id": "9" * 40}, "user_id"),
+        ({"user_id": "{member}", "keep_role": "owner"}, "keep_role"),
+        ({"user_id": "{member}", "keep_role": "root"}, "keep_role"),
+        ({"user_id": "{member}", "keep_role": None}, "keep_role"),
+        ({"user_id": "{member}", "role": "owner"}, "role"),
+        ([], "non_field_errors"),
+    ],
+)
+def test_transfer_with_invalid_body_is_400_and_changes_nothing(api, workspace, payload, field):
+    member = add_member(workspace, Role.DEVELOPER)
+    if isinstance(payload, dict):
+        payload = {k: member.user_id if v == "{member}" else v for k, v in payload.items()}
+    before = ownership_state(workspace)
+    error = assert_error(api.post(transfer_url(workspace), payload, format="json"), 400, "invalid")
+    assert field in error["fields"]
+    assert ownership_state(workspace) == before
+
+
+def test_transfer_body_that_is_not_json_is_refused_and_changes_nothing(api, workspace):
+    member = add_member(workspace, Role.DEVELOPER)
+    before = ownership_state(workspace)
+    malformed = api.generic(
+        "POST", transfer_url(workspace), '{"user_id": ', content_type="application/json"
+    )
+    assert_error(malformed, 400)
+    form = api.post(transfer_url(workspace), {"user_id": member.user_id})
+    assert_error(form, 415)
+    assert ownership_state(workspace) == before
+
+
+@pytest.mark.parametrize("who", ["unknown", "outsider", "member_elsewhere"])
+def test_transfer_to_someone_who_is_not_a_member_is_400_and_changes_nothing(api, workspace, who):
+    add_member(workspace, Role.DEVELOPER)
+    if who == "unknown":
+        user_id = 2**62
+    elif who == "outsider":
+        user_id = UserFactory().pk
+    else:
+        user_id = add_member(WorkspaceFactory(), Role.ADMIN).user_id
+    before = ownership_state(workspace)
+    response = api.post(transfer_url(workspace), {"user_id": user_id}, format="json")
+    error = assert_error(response, 400, "invalid")
+    assert error["fields"] == {
+        "user_id": ["The new owner must already be a member of this workspace."]
+    }
+    assert ownership_state(workspace) == before
+
+
+def test_transfer_to_yourself_is_400_and_changes_nothing(api, workspace, user):
+    add_member(workspace, Role.DEVELOPER)
+    before = ownership_state(workspace)
+    response = api.post(transfer_url(workspace), {"user_id": user.pk}, format="json")
+    assert assert_error(response, 400, "invalid")["message"] == "You already own this workspace."
+    assert ownership_state(workspace) == before
+
+
+def test_transfer_is_documented_in_the_schema(api):
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    operation = schema["paths"]["/api/v1/workspaces/{workspace_id}/transfer-ownership/"]["post"]
+    assert operation["operationId"] == "workspaces_transfer_ownership"
+    assert operation["description"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    request = schema["components"]["schemas"][body.rsplit("/", 1)[-1]]
+    assert request["required"] == ["user_id"]
+    assert set(request["properties"]) == {"user_id", "keep_role"}
+    ok = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert ok == "#/components/schemas/WorkspaceOutput"
+    assert {"400", "403", "404"} <= set(operation["responses"])
+
+
 # ---------------------------------------------------------------------------- members
 
 
@@ -375,6 +530,7 @@ def test_schema_lists_every_endpoint(api):
         "/api/v1/me/",
         "/api/v1/workspaces/",
         "/api/v1/workspaces/{workspace_id}/",
+        "/api/v1/workspaces/{workspace_id}/transfer-ownership/",
         "/api/v1/workspaces/{workspace_id}/members/",
         "/api/v1/workspaces/{workspace_id}/members/{user_id}/",
         "/api/v1/workspaces/{workspace_id}/invitations/",

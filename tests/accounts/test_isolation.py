@@ -51,6 +51,9 @@ EXPECTED = {
         "PATCH": (Perm.WORKSPACE_UPDATE, {"name": "Changed", "zero_data_retention": True}),
         "DELETE": (Perm.WORKSPACE_DELETE, None),
     },
+    "api-workspace-transfer-ownership": {
+        "POST": (Perm.WORKSPACE_TRANSFER, {"user_id": "{target}", "keep_role": "admin"})
+    },
     "api-member-list": {"GET": (Perm.MEMBERS_VIEW, None)},
     "api-member-detail": {
         "PATCH": (Perm.MEMBERS_MANAGE, {"role": "developer"}),
