@@ -28,13 +28,13 @@ from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from psycopg.errors import QueryCanceled
 
 from accounts.audit import audit_erase_personal_data, audit_record
 from accounts.emails import email_enqueue, email_send_now
 from accounts.errors import Conflict, NotFound
 from accounts.models import AuditEvent, Membership, User, Workspace
 from accounts.permissions import Role
+from privacy.batching import SHRINK_AFTER_TIMEOUT, batch_scale, cancelled_by_timeout
 from privacy.models.deletion import DeletionKind, DeletionRequest, DeletionStatus
 
 logger = logging.getLogger(__name__)
@@ -510,15 +510,14 @@ def bulk_delete_window(
                             "SET LOCAL enable_indexscan TO DEFAULT"
                         )
             except OperationalError as exc:
-                if not isinstance(exc.__cause__, QueryCanceled):
+                if not cancelled_by_timeout(exc):
                     raise
-                return WindowResult(count=0, since=since, span=span / 4, timed_out=True)
+                shrunk = span * SHRINK_AFTER_TIMEOUT
+                return WindowResult(count=0, since=since, span=shrunk, timed_out=True)
             elapsed_ms = (time.perf_counter() - started) * 1000
         following = next_row(cursor, upper)
-    growth = min(2.0, target_ms / max(elapsed_ms, 0.5))
-    if count:
-        growth = min(growth, max_rows / count)
-    return WindowResult(count=count, since=following, span=span * max(growth, 0.25))
+    scale = batch_scale(elapsed_ms=elapsed_ms, target_ms=target_ms, count=count, max_count=max_rows)
+    return WindowResult(count=count, since=following, span=span * scale)
 
 
 def _aware(value: Any) -> Any:

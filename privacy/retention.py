@@ -17,11 +17,12 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import CharField, Exists, Max, Min, OuterRef, Q, Subquery
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from privacy.batching import SHRINK_AFTER_TIMEOUT, batch_scale, cancelled_by_timeout
 from privacy.models.retention import RetentionRun, RetentionRunStatus
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class RetentionRule:
 class BatchStats:
     batches: int = 0
     longest_ms: float = 0.0
+    timeouts: int = 0  # batches cancelled by the statement timeout and retried smaller
 
     def timed(self, started: float) -> None:
         self.batches += 1
@@ -98,6 +100,8 @@ def _purge_usage(*, label: str, rule: RetentionRule, now: datetime, stats: Batch
     a contiguous stretch of the table and each page is visited once. Each range
     deletes, in one short statement, the rows older than their workspace's period.
     The walk stops at the first range with nothing older than the shortest period.
+    Ranges start at RETENTION_BATCH_SIZE ids and are resized to take about
+    RETENTION_BATCH_TARGET_MS each (see privacy/batching.py).
     """
     from accounts.models import Workspace
     from apikeys.models import UsageRecord
@@ -128,28 +132,51 @@ def _purge_usage(*, label: str, rule: RetentionRule, now: datetime, stats: Batch
             f"JOIN {workspaces} w ON w.id = u.workspace_id WHERE u.id >= %s AND u.id < %s "
             f"AND julianday(u.occurred_at) < julianday(%s) - w.usage_retention_days)"
         )
+    target_ms = float(getattr(settings, "RETENTION_BATCH_TARGET_MS", 30))
+    timeout_ms = int(getattr(settings, "RETENTION_STATEMENT_TIMEOUT_MS", 60))
+    max_step = int(getattr(settings, "RETENTION_BATCH_MAX_IDS", 500_000))
     total = 0
     low = bounds["low"]
     while low <= bounds["high"]:
         high = low + step
         started = time.perf_counter()
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, [low, high, now])
-            if connection.vendor == "postgresql":
-                count, oldest_in_range = cursor.fetchone()
-            else:
-                count = cursor.rowcount
-                cursor.execute(
-                    f"SELECT min(occurred_at) FROM {table} WHERE id >= %s AND id < %s",  # noqa: S608
-                    [low, high],
-                )
-                (oldest_in_range,) = cursor.fetchone()
-            total += count
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    # Each range is idempotent: if a crash loses its commit, the next
+                    # run purges it again, so the commit need not wait for the disk.
+                    cursor.execute(
+                        f"SET LOCAL statement_timeout = {timeout_ms}; "
+                        "SET LOCAL synchronous_commit = off"
+                    )
+                cursor.execute(sql, [low, high, now])
+                if connection.vendor == "postgresql":
+                    count, oldest_in_range = cursor.fetchone()
+                    # Inside a caller's transaction the limit would outlive this range.
+                    cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+                else:
+                    count = cursor.rowcount
+                    cursor.execute(
+                        f"SELECT min(occurred_at) FROM {table} WHERE id >= %s AND id < %s",  # noqa: S608
+                        [low, high],
+                    )
+                    (oldest_in_range,) = cursor.fetchone()
+        except OperationalError as exc:
+            if not cancelled_by_timeout(exc):
+                raise
+            stats.timed(started)
+            stats.timeouts += 1
+            step = max(1, int(step * SHRINK_AFTER_TIMEOUT))
+            continue
+        elapsed_ms = (time.perf_counter() - started) * 1000
         stats.timed(started)
+        total += count
         # Nothing in this range was old enough for any workspace: nor is anything later.
         if oldest_in_range is not None and oldest_in_range >= youngest_cutoff:
             break
         low = high
+        scale = batch_scale(elapsed_ms=elapsed_ms, target_ms=target_ms)
+        step = max(1, min(max_step, int(step * scale)))
     return total
 
 

@@ -317,7 +317,11 @@ DELETION_CLAIM_STALE_SECONDS = env.int("DELETION_CLAIM_STALE_SECONDS", default=3
 # Fault tests only: a pause between batches so a deletion can be caught half-way.
 DELETION_BATCH_PAUSE_SECONDS = env.float("DELETION_BATCH_PAUSE_SECONDS", default=0.0)
 # Retention (privacy/retention.py): {"app.Model": {"days": n}} overrides the defaults.
+# The usage purge walks primary-key ranges sized like the deletion windows above.
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=10_000)
+RETENTION_BATCH_MAX_IDS = env.int("RETENTION_BATCH_MAX_IDS", default=500_000)
+RETENTION_BATCH_TARGET_MS = env.float("RETENTION_BATCH_TARGET_MS", default=30.0)
+RETENTION_STATEMENT_TIMEOUT_MS = env.int("RETENTION_STATEMENT_TIMEOUT_MS", default=60)
 RETENTION_OVERRIDES: dict = {}
 
 # Cookie consent and policy notices.

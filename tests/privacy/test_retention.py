@@ -11,8 +11,14 @@ from accounts.permissions import Role
 from apikeys.models import UsageRecord
 from privacy.models import DeletionRequest, RetentionRun
 from privacy.models.retention import RetentionRunStatus
-from privacy.retention import RETENTION, retention_overview, retention_rule, retention_run
-from tests.factories import UserFactory, WorkspaceFactory, api_key_row
+from privacy.retention import (
+    RETENTION,
+    BatchStats,
+    retention_overview,
+    retention_rule,
+    retention_run,
+)
+from tests.factories import UserFactory, WorkspaceFactory, api_key_row, usage_rows_load
 
 
 def test_every_installed_model_has_a_retention_category():
@@ -73,6 +79,51 @@ def _load(workspace, key, count, start, tag):
         )
         for i in range(count)
     )
+
+
+@pytest.fixture
+def expired_usage():
+    """A 30-day workspace with 20,000 rows 40 days old and 100 from yesterday."""
+    now = timezone.now()
+    workspace = WorkspaceFactory()
+    workspace.usage_retention_days = 30
+    workspace.save()
+    key = api_key_row(workspace)
+    usage_rows_load(workspace, key, 20_000, start=now - timedelta(days=40))
+    usage_rows_load(workspace, api_key_row(workspace, n=1), 100, start=now - timedelta(days=1))
+    return workspace, now
+
+
+def _purge(now, stats):
+    rule = retention_rule("apikeys.UsageRecord")
+    return rule.purge(label="apikeys.UsageRecord", rule=rule, now=now, stats=stats)
+
+
+@pytest.mark.django_db
+def test_usage_ranges_grow_while_they_are_fast(expired_usage, settings):
+    settings.RETENTION_BATCH_SIZE = 500
+    workspace, now = expired_usage
+    stats = BatchStats()
+
+    assert _purge(now, stats) == 20_000
+
+    # Fixed ranges of 500 ids would take 40 batches; doubling ranges take far fewer.
+    assert stats.batches < 15
+    assert UsageRecord.objects.filter(workspace=workspace).count() == 100
+
+
+@pytest.mark.django_db
+def test_a_usage_range_over_the_time_limit_is_retried_smaller(expired_usage, settings):
+    # No delete of 20,000 rows finishes within a millisecond; a range of a few does.
+    settings.RETENTION_BATCH_SIZE = 100_000
+    settings.RETENTION_STATEMENT_TIMEOUT_MS = 1
+    workspace, now = expired_usage
+    stats = BatchStats()
+
+    assert _purge(now, stats) == 20_000
+
+    assert stats.timeouts >= 1
+    assert UsageRecord.objects.filter(workspace=workspace).count() == 100
 
 
 @pytest.mark.django_db
