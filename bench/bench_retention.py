@@ -109,8 +109,9 @@ def main() -> None:
     assert run.counts["api_usage"] == expired, run.counts
     assert not run.errors, run.errors
     print(
-        f"retention run: {total:.2f} s total, batches over "
-        f"primary-key ranges of {settings.RETENTION_BATCH_SIZE:,} ids"
+        f"retention run: {total:.2f} s total, batches over primary-key ranges from "
+        f"{settings.RETENTION_BATCH_SIZE:,} ids, sized to about "
+        f"{settings.RETENTION_BATCH_TARGET_MS:.0f} ms each"
     )
     print(f"ratio to the floor: {total / floor:.2f}x (target <= 1.5x)")
     print(f"longest batch transaction: {run.longest_batch_ms:.1f} ms (target < 100 ms)")
