@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import request_context
@@ -245,19 +246,51 @@ def _iter_events(batch_size: int) -> Iterator[AuditEvent]:
         last_id = batch[-1].id
 
 
-def audit_erase_personal_data(
-    *, user_id: int, after_id: int | None = None, up_to_id: int | None = None
-) -> int:
+def audit_erase_personal_data_batch(*, user_id: int, after_id: int, limit: int) -> tuple[int, int]:
+    """Erase the personal data of the next `limit` events about a user after `after_id`.
+
+    Return (events erased, last id of the batch); fewer than `limit` means none are
+    left. On PostgreSQL one statement picks the batch and erases it, so each event's
+    row is read once for both.
+    """
+    if connection.vendor != "postgresql":
+        ids = list(
+            AuditEvent.objects.filter(Q(actor_id=user_id) | Q(subject_user_id=user_id))
+            .filter(id__gt=after_id)
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if not ids:
+            return 0, after_id
+        erased = AuditEvent.objects.filter(id__in=ids).update(
+            ip_address=None, user_agent="", actor_email=""
+        )
+        return erased, ids[-1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH batch AS (
+                SELECT id FROM accounts_auditevent
+                WHERE (actor_id = %s OR subject_user_id = %s) AND id > %s
+                ORDER BY id LIMIT %s
+            ), erased AS (
+                UPDATE accounts_auditevent SET ip_address = NULL, user_agent = '',
+                    actor_email = ''
+                WHERE id IN (SELECT id FROM batch)
+                RETURNING id
+            )
+            SELECT count(*), max(id) FROM erased
+            """,
+            [user_id, user_id, after_id, limit],
+        )
+        erased, last_id = cursor.fetchone()
+    return erased, last_id if last_id is not None else after_id
+
+
+def audit_erase_personal_data(*, user_id: int) -> int:
     """Blank IP, user agent and email on every event by or about a user; the chain holds.
 
-    `after_id` and `up_to_id` limit the erasure to a range of event ids, so a caller
-    can work in short batches.
+    For a few events; the deletion job uses `audit_erase_personal_data_batch`.
     """
-    from django.db.models import Q
-
     events = AuditEvent.objects.filter(Q(actor_id=user_id) | Q(subject_user_id=user_id))
-    if after_id is not None:
-        events = events.filter(id__gt=after_id)
-    if up_to_id is not None:
-        events = events.filter(id__lte=up_to_id)
     return events.update(ip_address=None, user_agent="", actor_email="")

@@ -1,8 +1,15 @@
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
 
-from accounts.audit import Action, audit_chain_verify, audit_erase_personal_data, audit_record
+from accounts.audit import (
+    Action,
+    audit_chain_verify,
+    audit_erase_personal_data,
+    audit_erase_personal_data_batch,
+    audit_record,
+)
 from accounts.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -49,16 +56,26 @@ def test_erasing_personal_data_keeps_the_chain_valid(user):
     assert audit_chain_verify()[1] is None
 
 
-def test_erasing_a_range_of_events_leaves_the_others(user):
-    events = _three_events(user)
+def test_erasing_in_batches_goes_in_id_order_and_says_where_it_stopped(user):
+    _three_events(user)
+    about = AuditEvent.objects.filter(Q(actor_id=user.pk) | Q(subject_user_id=user.pk))
+    about = about.order_by("id")
+    ids = list(about.values_list("id", flat=True))
 
-    erased = audit_erase_personal_data(
-        user_id=user.pk, after_id=events[0].pk, up_to_id=events[1].pk
-    )
+    erased, last_id = audit_erase_personal_data_batch(user_id=user.pk, after_id=0, limit=2)
 
-    assert erased == 1
-    kept = [AuditEvent.objects.get(pk=e.pk).user_agent for e in events]
-    assert kept == ["UA", "", "UA"]
+    assert (erased, last_id) == (2, ids[1])
+    assert [e.user_agent == "" for e in about] == [True, True] + [False] * (len(ids) - 2)
+    batches = [erased]
+    while batches[-1] == 2:
+        erased, last_id = audit_erase_personal_data_batch(
+            user_id=user.pk, after_id=last_id, limit=2
+        )
+        batches.append(erased)
+    assert sum(batches) == len(ids)
+    assert last_id == ids[-1]
+    assert not about.exclude(user_agent="").exists()
+    assert audit_chain_verify()[1] is None
 
 
 def _hot_updates() -> tuple[int, int]:
