@@ -250,41 +250,20 @@ def audit_erase_personal_data_batch(*, user_id: int, after_id: int, limit: int) 
     """Erase the personal data of the next `limit` events about a user after `after_id`.
 
     Return (events erased, last id of the batch); fewer than `limit` means none are
-    left. On PostgreSQL one statement picks the batch and erases it, so each event's
-    row is read once for both.
+    left. The batch's ids come from two range scans of the (actor_id, id) and
+    (subject_user_id, id) indexes, so finding a batch costs the same however large the
+    table or the person's history; the update then finds each row by primary key.
     """
-    if connection.vendor != "postgresql":
-        ids = list(
-            AuditEvent.objects.filter(Q(actor_id=user_id) | Q(subject_user_id=user_id))
-            .filter(id__gt=after_id)
-            .order_by("id")
-            .values_list("id", flat=True)[:limit]
-        )
-        if not ids:
-            return 0, after_id
-        erased = AuditEvent.objects.filter(id__in=ids).update(
-            ip_address=None, user_agent="", actor_email=""
-        )
-        return erased, ids[-1]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            WITH batch AS (
-                SELECT id FROM accounts_auditevent
-                WHERE (actor_id = %s OR subject_user_id = %s) AND id > %s
-                ORDER BY id LIMIT %s
-            ), erased AS (
-                UPDATE accounts_auditevent SET ip_address = NULL, user_agent = '',
-                    actor_email = ''
-                WHERE id IN (SELECT id FROM batch)
-                RETURNING id
-            )
-            SELECT count(*), max(id) FROM erased
-            """,
-            [user_id, user_id, after_id, limit],
-        )
-        erased, last_id = cursor.fetchone()
-    return erased, last_id if last_id is not None else after_id
+    after = AuditEvent.objects.filter(id__gt=after_id).order_by("id")
+    as_actor = after.filter(actor_id=user_id).values_list("id", flat=True)[:limit]
+    as_subject = after.filter(subject_user_id=user_id).values_list("id", flat=True)[:limit]
+    ids = sorted({*as_actor, *as_subject})[:limit]
+    if not ids:
+        return 0, after_id
+    erased = AuditEvent.objects.filter(id__in=ids).update(
+        ip_address=None, user_agent="", actor_email=""
+    )
+    return erased, ids[-1]
 
 
 def audit_erase_personal_data(*, user_id: int) -> int:
