@@ -246,24 +246,32 @@ def _iter_events(batch_size: int) -> Iterator[AuditEvent]:
         last_id = batch[-1].id
 
 
-def audit_erase_personal_data_batch(*, user_id: int, after_id: int, limit: int) -> tuple[int, int]:
-    """Erase the personal data of the next `limit` events about a user after `after_id`.
+def audit_erase_personal_data_batch(
+    *, user_id: int, after_id: int, limit: int
+) -> tuple[int, int | None]:
+    """Erase the personal data of up to `limit` events about a user after `after_id`.
 
-    Return (events erased, last id of the batch); fewer than `limit` means none are
-    left. The batch's ids come from two range scans of the (actor_id, id) and
-    (subject_user_id, id) indexes, so finding a batch costs the same however large the
-    table or the person's history; the update then finds each row by primary key.
+    Return (events erased, id to continue after); None means nothing is left. The
+    batch ends at the (limit/2)-th event after `after_id` as actor or as subject,
+    whichever comes first: two index-only probes of (actor_id, id) and
+    (subject_user_id, id), cheap however large the table or the person's history.
+    So a batch holds between limit/2 and limit events, and the update that erases
+    them is one range scan of each of those indexes.
     """
+    half = max(1, limit // 2)
     after = AuditEvent.objects.filter(id__gt=after_id).order_by("id")
-    as_actor = after.filter(actor_id=user_id).values_list("id", flat=True)[:limit]
-    as_subject = after.filter(subject_user_id=user_id).values_list("id", flat=True)[:limit]
-    ids = sorted({*as_actor, *as_subject})[:limit]
-    if not ids:
-        return 0, after_id
-    erased = AuditEvent.objects.filter(id__in=ids).update(
-        ip_address=None, user_agent="", actor_email=""
+    ends = [
+        after.filter(**{field: user_id}).values_list("id", flat=True)[half - 1 : half].first()
+        for field in ("actor_id", "subject_user_id")
+    ]
+    last = min((end for end in ends if end is not None), default=None)
+    events = AuditEvent.objects.filter(Q(actor_id=user_id) | Q(subject_user_id=user_id)).filter(
+        id__gt=after_id
     )
-    return erased, ids[-1]
+    if last is not None:
+        events = events.filter(id__lte=last)
+    erased = events.update(ip_address=None, user_agent="", actor_email="")
+    return erased, last
 
 
 def audit_erase_personal_data(*, user_id: int) -> int:

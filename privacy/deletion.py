@@ -696,7 +696,7 @@ def _step_audit_erase(step: dict, cursor: Any, limit: int) -> BatchResult:
         user_id=step["user"], after_id=cursor or 0, limit=batch
     )
     counts = {"accounts.AuditEvent (personal data erased)": erased} if erased else {}
-    return BatchResult(counts=counts, cursor=last_id, finished=erased < batch)
+    return BatchResult(counts=counts, cursor=last_id, finished=last_id is None)
 
 
 def _step_workspace_row(step: dict, cursor: Any, limit: int) -> BatchResult:

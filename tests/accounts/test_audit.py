@@ -62,20 +62,43 @@ def test_erasing_in_batches_goes_in_id_order_and_says_where_it_stopped(user):
     about = about.order_by("id")
     ids = list(about.values_list("id", flat=True))
 
-    erased, last_id = audit_erase_personal_data_batch(user_id=user.pk, after_id=0, limit=2)
+    erased, last_id = audit_erase_personal_data_batch(user_id=user.pk, after_id=0, limit=4)
 
-    assert (erased, last_id) == (2, ids[1])
-    assert [e.user_agent == "" for e in about] == [True, True] + [False] * (len(ids) - 2)
-    batches = [erased]
-    while batches[-1] == 2:
+    # A batch ends at the second event (limit/2) as actor or as subject.
+    assert last_id is not None and ids.index(last_id) <= 1
+    assert erased == ids.index(last_id) + 1
+    assert [e.user_agent == "" for e in about][erased:] == [False] * (len(ids) - erased)
+    total = erased
+    while last_id is not None:
         erased, last_id = audit_erase_personal_data_batch(
-            user_id=user.pk, after_id=last_id, limit=2
+            user_id=user.pk, after_id=last_id, limit=4
         )
-        batches.append(erased)
-    assert sum(batches) == len(ids)
-    assert last_id == ids[-1]
+        assert erased <= 4
+        total += erased
+    assert total == len(ids)
     assert not about.exclude(user_agent="").exists()
     assert audit_chain_verify()[1] is None
+
+
+def test_a_batch_holds_at_most_its_limit_of_events(user):
+    other = type(user).objects.create_user(email="other@example.com", password="x" * 16)
+    # Alternate: events by the user about someone else, then by someone else about them.
+    for _ in range(6):
+        audit_record(action=Action.LOGIN, actor=user, subject_user=other, user_agent="UA")
+        audit_record(action=Action.LOGIN, actor=other, subject_user=user, user_agent="UA")
+
+    sizes, last_id = [], 0
+    while last_id is not None:
+        erased, last_id = audit_erase_personal_data_batch(
+            user_id=user.pk, after_id=last_id, limit=4
+        )
+        sizes.append(erased)
+
+    assert max(sizes) <= 4
+    assert (
+        sum(sizes)
+        == AuditEvent.objects.filter(Q(actor_id=user.pk) | Q(subject_user_id=user.pk)).count()
+    )
 
 
 def _hot_updates() -> tuple[int, int]:
