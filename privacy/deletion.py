@@ -691,7 +691,7 @@ def _step_anonymise(step: dict, cursor: Any, limit: int) -> BatchResult:
 def _step_audit_erase(step: dict, cursor: Any, limit: int) -> BatchResult:
     # The erasing updates are heap-only (see accounts migration 0004), a few µs an
     # event with the append-only trigger's check included.
-    batch = int(_setting("DELETION_AUDIT_BATCH_SIZE", 5000))
+    batch = int(_setting("DELETION_AUDIT_BATCH_SIZE", 10_000))
     erased, last_id = audit_erase_personal_data_batch(
         user_id=step["user"], after_id=cursor or 0, limit=batch
     )
