@@ -32,7 +32,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from accounts.audit import audit_erase_personal_data_batch, audit_record
 from accounts.emails import email_enqueue, email_send_now
 from accounts.errors import Conflict, NotFound
-from accounts.models import Membership, User, Workspace
+from accounts.models import Invitation, Membership, User, Workspace
 from accounts.permissions import Role
 from privacy.batching import SHRINK_AFTER_TIMEOUT, batch_scale, cancelled_by_timeout
 from privacy.models.deletion import DeletionKind, DeletionRequest, DeletionStatus
@@ -579,8 +579,9 @@ def _plan_steps(deletion: DeletionRequest) -> list[dict]:
     if deletion.kind == DeletionKind.WORKSPACE:
         return _workspace_steps(deletion.target_id)
     user_id = int(deletion.target_id)
-    steps: list[dict] = [{"op": "deactivate", "user": user_id}]
-    for workspace_id in _sole_owner_workspace_ids(user_id):
+    owned = _sole_owner_workspace_ids(user_id)
+    steps: list[dict] = [{"op": "deactivate", "user": user_id, "workspaces": owned}]
+    for workspace_id in owned:
         steps.extend(_workspace_steps(workspace_id))
     steps += [
         # Memberships left are in workspaces someone else owns: those keep their data.
@@ -644,9 +645,20 @@ def _step_deactivate(step: dict, cursor: Any, limit: int) -> BatchResult:
     from allauth.usersessions.models import UserSession
     from django.contrib.sessions.models import Session
 
+    from apikeys.services import api_key_cache_invalidate_workspace
+
     user_id = step["user"]
     # An inactive user cannot sign in, and existing sessions stop authenticating.
     User.objects.filter(pk=user_id).update(is_active=False)
+    # The workspaces that go with the account stop serving at once, before their data
+    # is deleted: their keys are refused on the next verify in every process, usage
+    # reports for them are refused, and their pending invitations are revoked.
+    now = timezone.now()
+    going = step.get("workspaces", [])
+    Workspace.objects.filter(pk__in=going, deleted_at__isnull=True).update(deleted_at=now)
+    Invitation.objects.filter(workspace_id__in=going).pending().update(revoked_at=now)
+    for workspace_id in going:
+        api_key_cache_invalidate_workspace(workspace_id)
     keys = list(UserSession.objects.filter(user_id=user_id).values_list("session_key", flat=True))
     sessions, _ = Session.objects.filter(session_key__in=keys).delete()
     user_sessions, _ = UserSession.objects.filter(user_id=user_id).delete()

@@ -13,7 +13,9 @@ from accounts.errors import Conflict, NotFound
 from accounts.models import AuditEvent, Invitation, Membership, User, Workspace
 from accounts.permissions import Role
 from accounts.services import workspace_delete
-from apikeys.models import ApiKey, UsageDailyRollup, UsageRecord
+from apikeys.models import ApiKey, Environment, UsageDailyRollup, UsageRecord
+from apikeys.services import api_key_create
+from apikeys.verification import verify
 from privacy import deletion as deletion_module
 from privacy.deletion import (
     DeletionAction,
@@ -216,6 +218,33 @@ def test_audit_chain_verifies_after_deletion_with_personal_data_blanked(account)
     assert not events.exclude(user_agent="").exists()
     assert not events.filter(ip_address__isnull=False).exists()
     assert AuditEvent.objects.filter(action=DeletionAction.ACCOUNT_DELETED).count() == 1
+
+
+def test_the_job_takes_the_accounts_workspaces_offline_first(
+    account, django_capture_on_commit_callbacks
+):
+    user, own, shared = account["user"], account["own"], account["shared"]
+    _, full_key = api_key_create(
+        workspace=own,
+        actor=user,
+        name="gateway",
+        environment=Environment.DEVELOPMENT,
+        scopes=["inference"],
+    )
+    assert verify(full_key).valid
+    deletion = account_deletion_request(user=user)
+    make_due(deletion)
+
+    # One batch only: the first step, before any data is deleted.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deletion_run(deletion_id=deletion.pk, time_budget=0) == "yielded"
+
+    own.refresh_from_db()
+    shared.refresh_from_db()
+    assert own.deleted_at is not None and shared.deleted_at is None
+    assert UsageRecord.objects.filter(workspace=own).exists()
+    assert verify(full_key).code == "revoked"
+    assert not Invitation.objects.filter(workspace=own).pending().exists()
 
 
 def test_audit_events_are_erased_in_batches(account, settings):
