@@ -378,28 +378,29 @@ def bulk_delete_batch(
     left; pass it back to continue where this batch ended.
     """
     table = connection.ops.quote_name(model._meta.db_table)
-    column = connection.ops.quote_name(model._meta.get_field(time_field).column)
+    time_model_field = model._meta.get_field(time_field)
+    column = connection.ops.quote_name(time_model_field.column)
     workspace_column = connection.ops.quote_name(model._meta.get_field("workspace").column)
     workspace = workspace_id if connection.vendor == "postgresql" else _hex(workspace_id)
     where = [f"{workspace_column} = %s"]
     params: list[Any] = [workspace]
     if since is not None:
         where.append(f"{column} >= %s")
-        params.append(since)
+        params.append(_moment_param(time_model_field, since))
     if before is not None:
         where.append(f"{column} < %s")
-        params.append(before)
+        params.append(_moment_param(time_model_field, before))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {column} FROM {table} WHERE {' AND '.join(where)} "  # noqa: S608
-            f"ORDER BY {column} OFFSET %s LIMIT 1",
+            f"ORDER BY {column} LIMIT 1 OFFSET %s",
             [*params, limit],
         )
         found = cursor.fetchone()
         upper = found[0] if found else None
         if upper is not None:
             where.append(f"{column} < %s")
-            params.append(upper)
+            params.append(_moment_param(time_model_field, upper))
         cursor.execute(f"DELETE FROM {table} WHERE {' AND '.join(where)}", params)  # noqa: S608
         count = cursor.rowcount
     return count, upper
@@ -439,17 +440,18 @@ def bulk_delete_window(
     index probe finds the next row, which skips gaps and tells when nothing is left.
     """
     table = connection.ops.quote_name(model._meta.db_table)
-    column = connection.ops.quote_name(model._meta.get_field(time_field).column)
+    time_model_field = model._meta.get_field(time_field)
+    column = connection.ops.quote_name(time_model_field.column)
     workspace_column = connection.ops.quote_name(model._meta.get_field("workspace").column)
     workspace = workspace_id if connection.vendor == "postgresql" else _hex(workspace_id)
     where = f"{workspace_column} = %s AND {column} >= %s"
     # Days cannot be split into spans of seconds: date-keyed tables (small rollups) go
     # in exact batches throughout.
-    windowed = isinstance(model._meta.get_field(time_field), DateTimeField)
+    windowed = isinstance(time_model_field, DateTimeField)
 
     def next_row(cursor, after) -> Any:
         condition, params = (
-            (where, [workspace, after])
+            (where, [workspace, _moment_param(time_model_field, after)])
             if after is not None
             else (
                 f"{workspace_column} = %s",
@@ -499,7 +501,11 @@ def bulk_delete_window(
                         )
                     cursor.execute(
                         f"DELETE FROM {table} WHERE {where} AND {column} < %s",  # noqa: S608
-                        [workspace, since, upper],
+                        [
+                            workspace,
+                            _moment_param(time_model_field, since),
+                            _moment_param(time_model_field, upper),
+                        ],
                     )
                     count = cursor.rowcount
                     if connection.vendor == "postgresql":
@@ -525,6 +531,13 @@ def _aware(value: Any) -> Any:
     if isinstance(value, datetime) and timezone.is_naive(value):
         return value.replace(tzinfo=UTC)
     return value
+
+
+def _moment_param(field, value: Any) -> Any:
+    """A time bound as the database stores it (SQLite compares the stored text)."""
+    if isinstance(field, DateTimeField):
+        return connection.ops.adapt_datetimefield_value(value)
+    return connection.ops.adapt_datefield_value(value)
 
 
 def _hex(value) -> str:
