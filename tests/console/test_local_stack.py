@@ -95,3 +95,44 @@ def test_local_settings_run_a_task_in_a_real_worker_without_redis(local_env, tmp
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+
+
+ACCOUNT_DELETION_ON_SQLITE = """
+from datetime import timedelta
+from django.conf import settings
+from django.utils import timezone
+from accounts.services import workspace_create
+from apikeys.models import ApiKey, UsageRecord
+from privacy.deletion import account_deletion_request, deletion_run
+from privacy.models import DeletionRequest
+from tests.factories import UserFactory
+
+settings.DELETION_BATCH_SIZE = 100
+user = UserFactory(email="leaving@example.com")
+workspace = workspace_create(user=user, name="Mine")
+key = ApiKey.objects.create(workspace=workspace, public_id="pkone", name="k",
+    environment="development", secret_hash="0" * 64, pepper_id="p1", last_four="abcd")
+start = timezone.now() - timedelta(days=2)
+# Three rows share each second, so many rows sit exactly on a window's edge.
+UsageRecord.objects.bulk_create(
+    UsageRecord(workspace=workspace, api_key=key, request_id=f"r{n}", model="m",
+                occurred_at=start + timedelta(seconds=n // 3))
+    for n in range(3000)
+)
+deletion = account_deletion_request(user=user, send_receipt=False)
+DeletionRequest.objects.filter(pk=deletion.pk).update(scheduled_for=timezone.now())
+print("outcome", deletion_run(deletion_id=deletion.pk, time_budget=60))
+deletion.refresh_from_db()
+print("deleted", deletion.progress["counts"]["apikeys.UsageRecord"])
+print("left", UsageRecord.objects.count())
+"""
+
+
+def test_account_deletion_runs_on_the_embedded_sqlite_default(local_env):
+    _manage(local_env, "migrate", "--noinput", "--verbosity", "0")
+
+    printed = _manage(local_env, "shell", "-c", ACCOUNT_DELETION_ON_SQLITE).stdout
+
+    assert "outcome completed" in printed
+    assert "deleted 3000" in printed
+    assert "left 0" in printed
