@@ -6,6 +6,10 @@ row, one short transaction per batch; each batch's deletes and the ledger's prog
 commit together, so a killed worker loses at most one uncommitted batch and whoever
 claims the row next carries on from the recorded cursor. Re-running a finished or
 claimed deletion does nothing.
+
+Batches are sized by time (see `bulk_delete_window` and privacy/batching.py), and all
+but the last commit without waiting for the WAL flush: a database crash can undo the
+last few, deletes and progress together, and the job simply does them again.
 """
 
 from __future__ import annotations
