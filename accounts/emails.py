@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.template.loader import render_to_string
+
+from accounts.jobs import job_enqueue
 
 
 def email_render(*, template: str, context: dict) -> tuple[str, str]:
@@ -25,7 +26,5 @@ def email_send_now(*, to: list[str], subject: str, body: str) -> None:
 
 def email_enqueue(*, to: list[str], template: str, context: dict) -> None:
     """Render now (inside the transaction, with the data as it is) and send on commit."""
-    from accounts.tasks import send_email
-
     subject, body = email_render(template=template, context=context)
-    transaction.on_commit(lambda: send_email.delay(to=to, subject=subject, body=body))
+    job_enqueue("accounts.tasks.send_email", to=to, subject=subject, body=body)

@@ -13,7 +13,7 @@ import time
 from django.core.cache import cache
 from django.http import HttpResponse, JsonResponse
 
-from console.api import error_body
+from accounts.rest import error_body
 
 
 def _client_key(request) -> str:

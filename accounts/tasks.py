@@ -6,7 +6,11 @@ from accounts.emails import email_send_now
 
 
 @shared_task(
-    autoretry_for=(OSError,), retry_backoff=True, retry_kwargs={"max_retries": 5}, acks_late=True
+    name="accounts.tasks.send_email",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_kwargs={"max_retries": 5},
+    acks_late=True,
 )
 def send_email(*, to: list[str], subject: str, body: str) -> None:
     email_send_now(to=to, subject=subject, body=body)

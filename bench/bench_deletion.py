@@ -104,7 +104,7 @@ def load(workspace_id, other_ids, key_id, rows: int, others: int) -> None:
 
 
 def count_rows(workspace_id) -> int:
-    from apikeys.models import UsageRecord
+    from apikeys.usage.models import UsageRecord
 
     return UsageRecord.objects.filter(workspace_id=workspace_id).count()
 
@@ -159,9 +159,9 @@ def make_audit_events(user, count: int) -> None:
 def run_job(deletion_id: int) -> None:
     """Child process: run the deletion job to the end and print what it measured."""
     setup_django(create=False)
-    from apikeys.verification import store
-    from privacy.deletion import deletion_run
-    from privacy.models import DeletionRequest
+    from apikeys.keys.verification import store
+    from privacy.deletion.models import DeletionRequest
+    from privacy.deletion.services import deletion_run
 
     # A worker has its key-cache client loaded long before it runs a deletion; in this
     # fresh process the first use would import redis (about 0.3 s) inside a batch.
@@ -226,9 +226,9 @@ def run_round(number: int, others: list, args) -> dict:
     from django.utils import timezone
 
     from accounts.services import workspace_create
-    from apikeys.models import ApiKey
-    from privacy.deletion import account_deletion_request
-    from privacy.models import DeletionRequest
+    from apikeys.keys.models import ApiKey
+    from privacy.deletion.models import DeletionRequest
+    from privacy.deletion.services import account_deletion_request
     from tests.factories import UserFactory
 
     user = UserFactory(email=f"bench{number}@example.com")

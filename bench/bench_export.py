@@ -7,7 +7,7 @@ Redis database of its own. Loads one account whose API keys made 1,000,000 reque
 child process of its own so that its peak memory is its own and the data loading does
 not count:
 
-1. the real job, `privacy.exports.export_run` (claim, row count, streamed ZIP, digest,
+1. the real job, `privacy.exports.services.export_run` (claim, row count, streamed ZIP, digest,
    completion);
 2. for scale, a naive build: every dataset loaded into a list through the ORM first,
    then written as JSON and CSV into the same kind of ZIP.
@@ -91,8 +91,8 @@ def _peak_mb() -> float:
 def _make_account(email: str, *, keys: int):
     from accounts.models import User
     from accounts.services import workspace_create
-    from apikeys.models import Environment
-    from apikeys.services import api_key_create
+    from apikeys.keys.services import api_key_create
+    from apikeys.keys.tokens import Environment
 
     user = User.objects.create_user(email=email, password=None)
     workspace = workspace_create(user=user, name=f"Workspace of {email}")
@@ -112,7 +112,7 @@ def _make_account(email: str, *, keys: int):
 def _insert_usage(*, workspace, key_ids: list[int], rows: int, tag: str, tokens: list[str]):
     from django.db import connection
 
-    from apikeys.models import UsageRecord
+    from apikeys.usage.models import UsageRecord
 
     table = UsageRecord._meta.db_table
     with connection.cursor() as cursor:
@@ -153,7 +153,7 @@ def load(rows: int) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from apikeys.models import UsageRecord
+    from apikeys.usage.models import UsageRecord
 
     call_command("migrate", verbosity=0)
     field = UsageRecord._meta.get_field("client_ip")
@@ -192,7 +192,7 @@ def _naive_build(export) -> Path:
 
     from django.conf import settings
 
-    from privacy.exports import DATASETS, _csv_cell, _plain, _readme
+    from privacy.exports.services import DATASETS, _csv_cell, _plain, _readme
 
     path = Path(settings.MEDIA_ROOT) / "exports" / f"naive-{export.pk}.zip"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,8 +213,8 @@ def _naive_build(export) -> Path:
 
 def _build(variant: str, user, settings) -> tuple[Path, int | None]:
     """Build one export of `user` the `variant` way; return its file and row count."""
-    from privacy.exports import export_run
-    from privacy.models import DataExport
+    from privacy.exports.models import DataExport
+    from privacy.exports.services import export_run
 
     export = DataExport.objects.create(user=user)
     if variant == "real":

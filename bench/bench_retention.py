@@ -83,7 +83,7 @@ def main() -> None:
 
     from accounts.models import Workspace
     from accounts.services import workspace_create
-    from privacy.retention import retention_run
+    from privacy.retention.services import retention_run
     from tests.factories import UserFactory
 
     owner = UserFactory()

@@ -3,7 +3,7 @@
 Runs in a database of its own (`console_bench`, created and dropped here) and a Redis
 key prefix of its own. Measures, over the same kind of batches:
 
-1. the service, `apikeys.usage.usage_records_ingest`, with checked events;
+1. the service, `apikeys.usage.services.usage_records_ingest`, with checked events;
 2. the HTTP endpoint `POST /api/v1/usage` through Django's test client (the full
    middleware stack, gateway-token check, JSON parsing and event validation; no network);
 3. a replay of already stored batches (all duplicates);
@@ -61,8 +61,8 @@ def _setup_django(bench_url: str) -> None:
 def _make_keys(n_keys: int):
     from accounts.models import User
     from accounts.services import workspace_create
-    from apikeys.models import Environment
-    from apikeys.services import api_key_create
+    from apikeys.keys.services import api_key_create
+    from apikeys.keys.tokens import Environment
 
     owner = User.objects.create_user(email="bench@example.com", password=None)
     plain = workspace_create(user=owner, name="Bench")
@@ -144,9 +144,9 @@ def run(args) -> int:
     from django.db import connection
     from django.test import Client
 
-    from apikeys.api.usage import UsageBatchInputSerializer
-    from apikeys.models import UsageDailyRollup, UsageRecord
-    from apikeys.usage import usage_records_ingest, usage_rollup_day
+    from apikeys.usage.api import UsageBatchInputSerializer
+    from apikeys.usage.models import UsageDailyRollup, UsageRecord
+    from apikeys.usage.services import usage_records_ingest, usage_rollup_day
 
     rng = random.Random(20260315)
     keys = _make_keys(args.keys)

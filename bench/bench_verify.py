@@ -35,8 +35,8 @@ def make_keys(count: int):
     """Create `count` product keys and as many drf-api-key keys; return both key lists."""
     from rest_framework_api_key.models import APIKey
 
-    from apikeys.models import ApiKey
-    from apikeys.services import api_key_create
+    from apikeys.keys.models import ApiKey
+    from apikeys.keys.services import api_key_create
     from tests.factories import UserFactory, WorkspaceFactory
 
     ApiKey.objects.all().delete()
@@ -90,7 +90,7 @@ def main():
     from django.db import connection
     from rest_framework_api_key.models import APIKey
 
-    from apikeys import verification
+    from apikeys.keys import verification
 
     cache.clear()
     ours, theirs = make_keys(args.keys)

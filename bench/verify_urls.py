@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_api_key.permissions import HasAPIKey
 
-from apikeys.api.verify import verify_endpoint
+from apikeys.keys.verify import verify_endpoint
 
 
 @csrf_exempt

@@ -1,7 +1,7 @@
 """OPTIONS answers of the REST API.
 
 A module of its own: DRF resolves DEFAULT_METADATA_CLASS while `rest_framework.views`
-is being imported, which `console.api` itself imports.
+is being imported, which `accounts.rest` itself imports.
 """
 
 from rest_framework.metadata import SimpleMetadata

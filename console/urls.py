@@ -4,18 +4,18 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+import apikeys.urls
+import privacy.urls
 from console import health
 
 api_v1 = [
     path("", include("accounts.api.urls")),
-    path("", include("privacy.api_urls_requests")),
-    path("", include("privacy.api.urls")),
-    path("", include("apikeys.api.usage")),
-    path("", include("apikeys.api.urls")),
+    path("", include(privacy.urls.api_urlpatterns)),
+    path("", include(apikeys.urls.api_urlpatterns)),
 ]
 
-handler400 = "console.api.bad_request"
-handler404 = "console.api.page_not_found"
+handler400 = "accounts.rest.bad_request"
+handler404 = "accounts.rest.page_not_found"
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -25,9 +25,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("accounts.urls")),
-    path("", include("privacy.urls_deletion")),
-    path("", include("privacy.urls_requests")),
     path("", include("privacy.urls")),
-    path("", include("apikeys.usage_urls")),
     path("", include("apikeys.urls")),
 ]

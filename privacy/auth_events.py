@@ -7,12 +7,12 @@ account records the policy versions it accepted.
 from allauth.account import signals as account_signals
 from django.dispatch import receiver
 
-from privacy.consent import VISITOR_COOKIE, parse_visitor_id
+from privacy.consent.cookies import VISITOR_COOKIE, parse_visitor_id
 
 
 @receiver(account_signals.user_logged_in, dispatch_uid="privacy_link_consent")
 def link_consent_on_login(sender, request, user, **kwargs):
-    from privacy.services import consent_link_visitor
+    from privacy.consent.services import consent_link_visitor
 
     visitor_id = getattr(request, "consent_visitor_id", None) or parse_visitor_id(
         request.COOKIES.get(VISITOR_COOKIE)
@@ -22,6 +22,6 @@ def link_consent_on_login(sender, request, user, **kwargs):
 
 @receiver(account_signals.user_signed_up, dispatch_uid="privacy_record_policy_acceptance")
 def record_policies_on_signup(sender, request, user, **kwargs):
-    from privacy.services import policy_acceptance_record_signup
+    from privacy.policies.services import policy_acceptance_record_signup
 
     policy_acceptance_record_signup(user=user)

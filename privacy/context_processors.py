@@ -3,8 +3,9 @@ deletion on every page."""
 
 import json
 
-from privacy.consent import GPC_BLOCKED
-from privacy.selectors import consent_state_for_request, policy_pending_acknowledgements
+from privacy.consent.cookies import GPC_BLOCKED
+from privacy.consent.selectors import consent_state_for_request
+from privacy.policies.selectors import policy_pending_acknowledgements
 
 
 def privacy(request):
@@ -24,6 +25,6 @@ def _pending_deletion(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    from privacy.deletion import account_deletion_pending
+    from privacy.deletion.services import account_deletion_pending
 
     return account_deletion_pending(user=user)

@@ -1,12 +1,12 @@
-"""Models of the privacy center, one module per area."""
+"""Where Django finds the models of the privacy app: each feature keeps its own."""
 
-from privacy.models.consent import ConsentRecord
-from privacy.models.deletion import DeletionRequest
-from privacy.models.export import DataExport, ExportStatus
-from privacy.models.policy import PolicyAcceptance, PolicyNotice, PolicyVersion
-from privacy.models.requests import PrivacyRequest, PrivacyRequestNote
-from privacy.models.retention import RetentionRun
-from privacy.models.settings import PrivacySettings
+from privacy.consent.models import ConsentRecord
+from privacy.data_use.models import PrivacySettings
+from privacy.deletion.models import DeletionRequest
+from privacy.exports.models import DataExport, ExportStatus
+from privacy.policies.models import PolicyAcceptance, PolicyNotice, PolicyVersion
+from privacy.requests.models import PrivacyRequest, PrivacyRequestNote
+from privacy.retention.models import RetentionRun
 
 __all__ = [
     "ConsentRecord",

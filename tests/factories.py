@@ -46,7 +46,7 @@ def add_member(workspace, role: str = Role.DEVELOPER, user=None) -> Membership:
 
 def api_key_row(workspace, *, n: int = 0, created_by=None):
     """A stored key with a dummy hash, for tests that need key rows, never a secret."""
-    from apikeys.models import ApiKey
+    from apikeys.keys.models import ApiKey
 
     return ApiKey.objects.create(
         workspace=workspace,

@@ -2,7 +2,7 @@
 
 Each workspace endpoint resolves its workspace with `workspace_get_for_user` and the
 permission the method needs, so missing and forbidden answer the same 404. Writes go
-through services; `console.api.exception_handler` turns their errors into the one
+through services; `accounts.rest.exception_handler` turns their errors into the one
 error format.
 """
 
@@ -187,7 +187,7 @@ class WorkspaceTransferOwnershipView(WorkspaceScopedView):
 
 
 class MemberListView(WorkspaceScopedView):
-    # A management API key with this scope may read the list (apikeys.api.auth).
+    # A management API key with this scope may read the list (apikeys.keys.auth).
     key_scopes = {"GET": "members.read"}
 
     @extend_schema(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from accounts.admin import ServiceOnlyAdmin
-from apikeys import keys, services
-from apikeys.models import ApiKey, UsageDailyRollup, UsageRecord
+from apikeys.keys import services
+from apikeys.keys import tokens as keys
+from apikeys.keys.models import ApiKey
 
 
 @admin.register(ApiKey)
@@ -57,15 +58,3 @@ class ApiKeyAdmin(ServiceOnlyAdmin):
                 )
                 count += 1
         self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)
-
-
-@admin.register(UsageRecord)
-class UsageRecordAdmin(ServiceOnlyAdmin):
-    list_display = ("request_id", "workspace_id", "api_key_id", "model", "occurred_at", "status")
-    search_fields = ("request_id",)
-    exclude = ("client_ip",)
-
-
-@admin.register(UsageDailyRollup)
-class UsageDailyRollupAdmin(ServiceOnlyAdmin):
-    list_display = ("day", "workspace_id", "api_key_id", "model", "requests")

@@ -16,11 +16,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import Perm
+from accounts.rest import Pagination
 from accounts.selectors import workspace_get_for_user
-from apikeys import selectors, services, verification
-from apikeys.api import serializers as s
-from apikeys.models import Environment
-from console.api import Pagination
+from apikeys.keys import selectors, services, verification
+from apikeys.keys import serializers as s
+from apikeys.keys.tokens import Environment
 
 KEY_SCOPES_READ_WRITE = {
     "GET": "keys.read",

@@ -13,9 +13,9 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
-from apikeys import keys
-from apikeys.scopes import MANAGEMENT_SCOPES
-from apikeys.verification import RATE_LIMITED, VerifyResult, verify
+from apikeys.keys import tokens as keys
+from apikeys.keys.scopes import MANAGEMENT_SCOPES
+from apikeys.keys.verification import RATE_LIMITED, VerifyResult, verify
 
 _PREFIX = f"{keys.PRODUCT}_"
 
@@ -71,7 +71,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if required not in result.scopes:
             raise exceptions.PermissionDenied(f"This API key lacks the {required} scope.")
 
-        from apikeys.models import ApiKey
+        from apikeys.keys.models import ApiKey
 
         creator = ApiKey.objects.filter(pk=result.pk).select_related("created_by").first()
         user = creator.created_by if creator else None
@@ -84,7 +84,7 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "apikeys.api.auth.ApiKeyAuthentication"
+    target_class = "apikeys.keys.auth.ApiKeyAuthentication"
     name = "apiKey"
 
     def get_security_definition(self, auto_schema):

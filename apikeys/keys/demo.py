@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from apikeys.models import ApiKey, Environment
+from apikeys.keys.models import ApiKey
+from apikeys.keys.tokens import Environment
 
 DEMO_KEYS = (
     ("Demo development key", Environment.DEVELOPMENT, ["models.read", "inference"]),
@@ -20,7 +21,7 @@ def api_keys_demo_seed(*, user, workspace) -> list[str]:
     The secrets are dropped at once: nobody can use these keys, and nothing prints or
     stores them. A key of one's own, created on the keys page, shows its secret once.
     """
-    from apikeys.services import api_key_create
+    from apikeys.keys.services import api_key_create
 
     existing = set(ApiKey.objects.visible().for_workspace(workspace).values_list("name", flat=True))
     created = 0

@@ -7,10 +7,10 @@ from datetime import datetime, time
 from django import forms
 from django.utils import timezone
 
-from apikeys.models import Environment
-from apikeys.scopes import DEFAULT_SCOPES, SCOPE_CHOICES
-from apikeys.selectors import STATUSES
-from apikeys.services import GRACE_PERIODS, LIMIT_MAX
+from apikeys.keys.scopes import DEFAULT_SCOPES, SCOPE_CHOICES
+from apikeys.keys.selectors import STATUSES
+from apikeys.keys.services import GRACE_PERIODS, LIMIT_MAX
+from apikeys.keys.tokens import Environment
 
 GRACE_CHOICES = [
     ("none", "None: the old secret stops working now"),

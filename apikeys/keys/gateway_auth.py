@@ -77,7 +77,7 @@ class GatewayTokenAuthentication(BaseAuthentication):
 
 
 class GatewayTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "apikeys.gateway_auth.GatewayTokenAuthentication"
+    target_class = "apikeys.keys.gateway_auth.GatewayTokenAuthentication"
     name = "gatewayToken"
 
     def get_security_definition(self, auto_schema):

@@ -8,7 +8,7 @@ SecurityMiddleware (HTTPS redirect and nosniff still apply) and hands the verify
 straight to its view; every other request goes down the full stack as usual.
 """
 
-from apikeys.api.verify import verify_endpoint
+from apikeys.keys.verify import verify_endpoint
 
 # The public address of verify (also routed in apikeys/api/urls.py for the schema).
 VERIFY_PATH = "/api/v1/keys/verify"

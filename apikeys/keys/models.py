@@ -1,4 +1,4 @@
-"""API keys, usage records and daily usage rollups."""
+"""Workspace-scoped API keys."""
 
 from __future__ import annotations
 
@@ -10,11 +10,7 @@ from django.utils import timezone
 
 from accounts.fields import EncryptedTextField
 from accounts.models import Workspace
-
-
-class Environment(models.TextChoices):
-    DEVELOPMENT = "development", "Development"
-    PRODUCTION = "production", "Production"
+from apikeys.keys.tokens import Environment, display
 
 
 class ApiKeyQuerySet(models.QuerySet):
@@ -115,8 +111,6 @@ class ApiKey(models.Model):
     @property
     def display(self) -> str:
         """What the console shows after creation: prefix, public id and last four."""
-        from apikeys.keys import display
-
         return display(
             environment=self.environment, public_id=self.public_id, last_four=self.last_four
         )
@@ -140,79 +134,3 @@ class ApiKey(models.Model):
         """Not used for 90 days (or never, 90 days after creation)."""
         reference = self.last_used_at or self.created_at
         return reference <= timezone.now() - timedelta(days=90)
-
-
-class Moderation(models.TextChoices):
-    NONE = "none", "Not flagged"
-    FLAGGED = "flagged", "Flagged"
-    BLOCKED = "blocked", "Blocked"
-
-
-class UsageRecord(models.Model):
-    """One model request reported by the gateway. Never holds prompt or output content."""
-
-    id = models.BigAutoField(primary_key=True)
-    # Plain foreign keys without ORM cascades matter for bulk deletion: the deletion and
-    # retention jobs delete these rows in batches themselves.
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    api_key = models.ForeignKey(
-        ApiKey, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    request_id = models.CharField(max_length=64, unique=True)
-    occurred_at = models.DateTimeField()
-    model = models.CharField(max_length=64)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    status = models.PositiveSmallIntegerField(default=200)
-    latency_ms = models.PositiveIntegerField(default=0)
-    moderation = models.CharField(
-        max_length=16, choices=Moderation.choices, default=Moderation.NONE
-    )
-    # Absent when the workspace has zero data retention on.
-    client_ip = EncryptedTextField(null=True, blank=True)
-    received_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-occurred_at"]
-        indexes = [
-            models.Index(fields=["workspace", "occurred_at"]),
-            models.Index(fields=["api_key", "occurred_at"]),
-            # The daily rollup aggregates one day across all workspaces.
-            models.Index(fields=["occurred_at"]),
-        ]
-
-    def __str__(self) -> str:
-        return self.request_id
-
-
-class UsageDailyRollup(models.Model):
-    """Requests and tokens per workspace, key, model and day. Holds no personal data."""
-
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    api_key = models.ForeignKey(
-        ApiKey, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
-    day = models.DateField()
-    model = models.CharField(max_length=64)
-    requests = models.PositiveBigIntegerField(default=0)
-    input_tokens = models.PositiveBigIntegerField(default=0)
-    output_tokens = models.PositiveBigIntegerField(default=0)
-    errors = models.PositiveBigIntegerField(default=0)
-    flagged = models.PositiveBigIntegerField(default=0)
-    blocked = models.PositiveBigIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-day"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["workspace", "api_key", "day", "model"], name="usage_rollup_unique"
-            )
-        ]
-        indexes = [models.Index(fields=["workspace", "day"])]
-
-    def __str__(self) -> str:
-        return f"{self.day} {self.model}"

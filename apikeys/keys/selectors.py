@@ -9,8 +9,8 @@ from accounts.errors import NotFound
 from accounts.models import Workspace
 from accounts.permissions import Perm
 from accounts.selectors import workspace_get_for_user
-from apikeys.models import ApiKey
-from apikeys.services import api_key_can_manage
+from apikeys.keys.models import ApiKey
+from apikeys.keys.services import api_key_can_manage
 
 STATUSES = ("active", "expired", "revoked")
 SORTS = {

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apikeys.models import Environment
-from apikeys.scopes import ALL_SCOPES
-from apikeys.services import GRACE_PERIODS, LIMIT_MAX, MAX_ALLOWED_IPS
+from apikeys.keys.scopes import ALL_SCOPES
+from apikeys.keys.services import GRACE_PERIODS, LIMIT_MAX, MAX_ALLOWED_IPS
+from apikeys.keys.tokens import Environment
 
 BUDGET_MAX = 10**15
 

@@ -14,9 +14,11 @@ from accounts.emails import email_enqueue
 from accounts.errors import DomainError, Forbidden, NotFound
 from accounts.models import Membership, User, Workspace
 from accounts.permissions import Perm, Role, role_has_permission
-from apikeys import keys, verification
-from apikeys.models import ApiKey, Environment
-from apikeys.scopes import scopes_normalise
+from apikeys.keys import tokens as keys
+from apikeys.keys import verification
+from apikeys.keys.models import ApiKey
+from apikeys.keys.scopes import scopes_normalise
+from apikeys.keys.tokens import Environment
 
 GRACE_PERIODS = {
     "none": timedelta(0),

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from apikeys import services
+from apikeys.keys import services
 
 
 @shared_task(

@@ -27,8 +27,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import models
 
-from apikeys.models import Environment
+
+class Environment(models.TextChoices):
+    DEVELOPMENT = "development", "Development"
+    PRODUCTION = "production", "Production"
+
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 PRODUCT = "cnsl"

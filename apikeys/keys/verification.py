@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from apikeys import keys
+from apikeys.keys import tokens as keys
 
 VALID = "valid"
 UNKNOWN = "unknown"
@@ -72,6 +72,9 @@ NEGATIVE_TTL_SECONDS = 60
 GENERATION_TTL_SECONDS = 7 * 24 * 3600
 LOCAL_CACHE_MAX = 20_000
 EMBEDDED_FLUSH_SECONDS = 60
+# The function that writes the last-used buffer to the database (a service, which sits
+# above this module), registered by the app at start-up: apikeys.apps.
+EMBEDDED_FLUSH_HOOKS: list = []
 _NEGATIVE = b"-"
 
 
@@ -506,9 +509,8 @@ class EmbeddedStore:
         if now - self.flushed_at < EMBEDDED_FLUSH_SECONDS:
             return
         self.flushed_at = now
-        from apikeys.services import api_key_last_used_flush
-
-        api_key_last_used_flush()
+        if EMBEDDED_FLUSH_HOOKS:
+            EMBEDDED_FLUSH_HOOKS[0]()
 
 
 def _text(value) -> str:
@@ -634,7 +636,7 @@ def _load_with_orm(public_id: str, gen: str) -> KeyRecord | None:
     from django.db.models import Exists, OuterRef
 
     from accounts.permissions import Role
-    from apikeys.models import ApiKey
+    from apikeys.keys.models import ApiKey
 
     privacy_settings = apps.get_model("privacy", "PrivacySettings")
     owner_opted_out = privacy_settings.objects.filter(

@@ -17,9 +17,9 @@ import json
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from apikeys.gateway_auth import gateway_token_from_header, gateway_token_is_valid
-from apikeys.scopes import ALL_SCOPES
-from apikeys.verification import verify
+from apikeys.keys.gateway_auth import gateway_token_from_header, gateway_token_is_valid
+from apikeys.keys.scopes import ALL_SCOPES
+from apikeys.keys.verification import verify
 
 MAX_BODY_BYTES = 4096
 MAX_TOKENS_CEILING = 2**31 - 1

@@ -18,15 +18,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.errors import DomainError, NotFound
 from accounts.permissions import ROLE_PERMISSIONS, Perm
 from accounts.views.workspaces import workspace_page
-from apikeys import selectors, services
-from apikeys.forms import (
+from apikeys.keys import selectors, services
+from apikeys.keys.forms import (
     ApiKeyCreateForm,
     ApiKeyFilterForm,
     ApiKeyRotateForm,
     ApiKeySettingsForm,
 )
-from apikeys.models import Environment
-from apikeys.services import api_key_can_manage
+from apikeys.keys.services import api_key_can_manage
+from apikeys.keys.tokens import Environment
 
 PAGE_SIZE = 50
 # The usage engineer's per-key chart; the detail page includes it when it exists.

@@ -10,7 +10,6 @@ import datetime as dt
 import ipaddress
 import re
 
-from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -22,9 +21,10 @@ from rest_framework.views import APIView
 from accounts.errors import DomainError, NotFound
 from accounts.permissions import Perm
 from accounts.selectors import workspace_get_for_user
-from apikeys import usage, usage_selectors
-from apikeys.gateway_auth import GatewayTokenAuthentication
-from apikeys.models import Moderation
+from apikeys.keys.gateway_auth import GatewayTokenAuthentication
+from apikeys.usage import selectors as usage_selectors
+from apikeys.usage import services as usage
+from apikeys.usage.models import Moderation
 
 # A full batch of 1,000 events is about 300 kB; anything far larger is not a batch.
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -345,13 +345,3 @@ class WorkspaceUsageView(GenericAPIView):
             rows = [{k: v for k, v in row.items() if k != "key_deleted"} for row in rows]
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(UsageRowOutputSerializer(page, many=True).data)
-
-
-urlpatterns = [
-    path("usage", UsageIngestView.as_view(), name="api_usage_ingest"),
-    path(
-        "workspaces/<uuid:workspace_id>/usage/",
-        WorkspaceUsageView.as_view(),
-        name="api_workspace_usage",
-    ),
-]

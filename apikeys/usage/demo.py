@@ -7,8 +7,10 @@ import random
 
 from django.utils import timezone
 
-from apikeys.models import ApiKey, Environment, Moderation, UsageDailyRollup, UsageRecord
-from apikeys.usage import (
+from apikeys.keys.models import ApiKey
+from apikeys.keys.tokens import Environment
+from apikeys.usage.models import Moderation, UsageDailyRollup, UsageRecord
+from apikeys.usage.services import (
     MAX_BATCH_EVENTS,
     ROLLUP_MAX_AGE_DAYS,
     UsageEvent,
@@ -22,7 +24,7 @@ DEMO_MODELS = (("large-1", 5), ("small-1", 3), ("embed-1", 1))
 
 
 def _demo_keys(*, user, workspace) -> list[ApiKey]:
-    from apikeys.services import api_key_create
+    from apikeys.keys.services import api_key_create
 
     keys = list(ApiKey.objects.visible().for_workspace(workspace).order_by("created_at")[:3])
     if not any(key.name == DEMO_KEY_NAME for key in keys):

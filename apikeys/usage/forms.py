@@ -6,7 +6,7 @@ import datetime as dt
 
 from django import forms
 
-from apikeys import usage_selectors
+from apikeys.usage import selectors as usage_selectors
 
 
 class UsageFilterForm(forms.Form):

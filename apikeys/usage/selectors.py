@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from accounts.errors import NotFound
 from accounts.models import Workspace
-from apikeys.models import ApiKey, Moderation, UsageDailyRollup, UsageRecord
-from apikeys.usage import utc_day_bounds
+from apikeys.keys.models import ApiKey
+from apikeys.usage.models import Moderation, UsageDailyRollup, UsageRecord
+from apikeys.usage.services import utc_day_bounds
 
 METRICS = ("requests", "input_tokens", "output_tokens", "errors", "flagged", "blocked")
 GROUP_BY_FIELDS = {"day": "day", "key": "api_key_id", "model": "model"}

@@ -16,7 +16,9 @@ from django.db.models import Count, DateField, Q, Sum, Value
 from django.utils import timezone
 
 from accounts.errors import DomainError
-from apikeys.models import ApiKey, Moderation, UsageDailyRollup, UsageRecord
+from accounts.jobs import job_enqueue
+from apikeys.keys.models import ApiKey
+from apikeys.usage.models import Moderation, UsageDailyRollup, UsageRecord
 
 MAX_BATCH_EVENTS = 1000
 # Events reported this late are refused (not stored): their day may already be past the
@@ -150,11 +152,7 @@ def usage_records_ingest(
     recent = received_at.astimezone(dt.UTC).date() - dt.timedelta(days=1)
     late_days = sorted(day for day in result.days if day < recent)
     if late_days:
-        from apikeys.tasks_usage import usage_rollup_days_task
-
-        transaction.on_commit(
-            lambda: usage_rollup_days_task.delay([day.isoformat() for day in late_days])
-        )
+        job_enqueue("apikeys.usage_rollup_days", days=[day.isoformat() for day in late_days])
     return result
 
 

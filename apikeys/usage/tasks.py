@@ -6,7 +6,7 @@ import datetime as dt
 
 from celery import shared_task
 
-from apikeys import usage
+from apikeys.usage import services as usage
 
 
 @shared_task(

@@ -11,8 +11,8 @@ from django.views.decorators.http import require_GET
 
 from accounts.permissions import Perm
 from accounts.views.workspaces import workspace_page
-from apikeys import usage_selectors
-from apikeys.usage_forms import UsageFilterForm
+from apikeys.usage import selectors as usage_selectors
+from apikeys.usage.forms import UsageFilterForm
 
 CSV_COLUMNS = (
     "day",

@@ -42,7 +42,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # The gateway's verify calls skip everything below (see apikeys/middleware.py).
-    "apikeys.middleware.GatewayFastLaneMiddleware",
+    "apikeys.keys.middleware.GatewayFastLaneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -54,7 +54,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "accounts.middleware.RequestContextMiddleware",
-    "privacy.middleware.ConsentMiddleware",
+    "privacy.consent.middleware.ConsentMiddleware",
 ]
 
 ROOT_URLCONF = "console.urls"
@@ -197,11 +197,16 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
-# Task modules beside `<app>/tasks.py`, which autodiscovery does not find by itself.
+# Feature task modules: autodiscovery finds only `<app>.tasks`. Workers import these at
+# start-up; web processes when a service first starts a job (accounts/jobs.py).
 CELERY_IMPORTS = [
-    "apikeys.tasks_usage",
-    "privacy.tasks_export",
-    "privacy.tasks_requests",
+    "apikeys.keys.tasks",
+    "apikeys.usage.tasks",
+    "privacy.policies.tasks",
+    "privacy.deletion.tasks",
+    "privacy.exports.tasks",
+    "privacy.requests.tasks",
+    "privacy.retention.tasks",
 ]
 CELERY_BEAT_SCHEDULE = {
     # Yesterday as well as today: the gateway reports the last minutes of a day late.
@@ -230,14 +235,14 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         # Management API keys (Bearer cnsl_...), confined to endpoints declaring key_scopes.
-        "apikeys.api.auth.ApiKeyAuthentication",
+        "apikeys.keys.auth.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "console.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "accounts.rest.Pagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "console.api.exception_handler",
+    "EXCEPTION_HANDLER": "accounts.rest.exception_handler",
     "DEFAULT_METADATA_CLASS": "console.api_metadata.Metadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -255,8 +260,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         # The verify endpoint is a plain Django view, outside DRF's reach; document it.
-        "apikeys.api.verify.document_verify_endpoint",
-        "console.api.document_errors",
+        "apikeys.keys.verify.document_verify_endpoint",
+        "accounts.rest.document_errors",
     ],
 }
 

@@ -1,25 +1,73 @@
-"""REST endpoints: the signed-in user's privacy settings; consent for anyone."""
+"""REST endpoint of cookie consent, for anyone (signed in or not)."""
 
 import uuid
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import CSRFCheck
-from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from privacy.api.serializers import (
-    ConsentInputSerializer,
-    ConsentStateOutputSerializer,
-    PrivacySettingsInputSerializer,
-    PrivacySettingsOutputSerializer,
-)
-from privacy.consent import Choice, gpc_requested, parse_visitor_id, set_consent_cookies
-from privacy.models.policy import PolicyKind
-from privacy.selectors import consent_records_visible, policy_current, privacy_settings_for_user
-from privacy.services import consent_record, privacy_settings_update
+from privacy.consent.cookies import Choice, gpc_requested, parse_visitor_id, set_consent_cookies
+from privacy.consent.selectors import consent_records_visible
+from privacy.consent.services import consent_record
+from privacy.policies.models import PolicyKind
+from privacy.policies.selectors import policy_current
+from privacy.serializers import StrictSerializer, UUIDStringField
+
+
+class ConsentInputSerializer(StrictSerializer):
+    choice = serializers.ChoiceField(
+        choices=["accept_all", "reject_all", "custom"],
+        default="custom",
+        help_text="accept_all and reject_all override the category flags.",
+    )
+    preferences = serializers.BooleanField(default=False)
+    analytics = serializers.BooleanField(default=False)
+    marketing = serializers.BooleanField(default=False)
+    method = serializers.ChoiceField(
+        choices=["button", "settings", "api"],
+        default="api",
+        help_text="Where the decision was made. GPC is recorded by the server, never claimed.",
+    )
+    visitor_id = UUIDStringField(
+        required=False, help_text="Only used when the browser has no visitor cookie yet."
+    )
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if attrs["choice"] != "custom":
+            allowed = attrs["choice"] == "accept_all"
+            attrs.update(preferences=allowed, analytics=allowed, marketing=allowed)
+        return attrs
+
+
+class ConsentRecordOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    categories = serializers.ListField(child=serializers.CharField())
+    cookie_policy_version = serializers.CharField(
+        source="cookie_policy_version.version", allow_null=True, default=None
+    )
+    banner_version = serializers.CharField()
+    method = serializers.CharField()
+    gpc = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class ConsentStateOutputSerializer(serializers.Serializer):
+    visitor_id = serializers.UUIDField(allow_null=True)
+    needs_consent = serializers.BooleanField()
+    categories = serializers.ListField(child=serializers.CharField())
+    preferences = serializers.BooleanField()
+    analytics = serializers.BooleanField()
+    marketing = serializers.BooleanField()
+    gpc = serializers.BooleanField()
+    cookie_policy_version = serializers.CharField(allow_blank=True)
+    cookie_policy_version_id = serializers.IntegerField(allow_null=True)
+    history = ConsentRecordOutputSerializer(many=True)
+
 
 HISTORY_LIMIT = 50
 
@@ -45,27 +93,6 @@ class CsrfForEveryone(BasePermission):
 class ConsentThrottle(AnonRateThrottle):
     scope = "privacy_consent"
     rate = "120/min"
-
-
-class PrivacySettingsView(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(responses=PrivacySettingsOutputSerializer)
-    def get(self, request):
-        """Read your privacy settings."""
-        row = privacy_settings_for_user(user=request.user)
-        return Response(PrivacySettingsOutputSerializer(row).data)
-
-    @extend_schema(
-        request=PrivacySettingsInputSerializer, responses=PrivacySettingsOutputSerializer
-    )
-    def patch(self, request):
-        """Change your privacy settings; fields left out stay as they are."""
-        serializer = PrivacySettingsInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        row = privacy_settings_update(user=request.user, source="api", **serializer.validated_data)
-        row.user = request.user
-        return Response(PrivacySettingsOutputSerializer(row).data)
 
 
 def _consent_state(request, visitor_id: uuid.UUID | None) -> dict:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from privacy.models.consent import OPTIONAL_CATEGORIES
+from privacy.consent.models import OPTIONAL_CATEGORIES
 
 # Strictly necessary cookies of our own: a random visitor id (the key of the consent
 # proof) and the visitor's current choice, which consent.js reads to open the gate.

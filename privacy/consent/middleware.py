@@ -1,6 +1,11 @@
 """Read the visitor id once per request and honour Global Privacy Control signals."""
 
-from privacy.consent import VISITOR_COOKIE, gpc_requested, parse_visitor_id, set_consent_cookies
+from privacy.consent.cookies import (
+    VISITOR_COOKIE,
+    gpc_requested,
+    parse_visitor_id,
+    set_consent_cookies,
+)
 
 
 class ConsentMiddleware:
@@ -30,8 +35,8 @@ class ConsentMiddleware:
         return response
 
     def _record_gpc(self, request, visitor_id):
-        from privacy.consent import CONSENT_COOKIE, parse_choice
-        from privacy.services import consent_gpc_record
+        from privacy.consent.cookies import CONSENT_COOKIE, parse_choice
+        from privacy.consent.services import consent_gpc_record
 
         choice = parse_choice(request.COOKIES.get(CONSENT_COOKIE))
         consent_gpc_record(

@@ -36,14 +36,25 @@ from django.utils.dateparse import parse_date, parse_datetime
 from accounts.audit import audit_erase_personal_data_batch, audit_record
 from accounts.emails import email_enqueue, email_send_now
 from accounts.errors import Conflict, NotFound
+from accounts.jobs import job_enqueue
 from accounts.models import Invitation, Membership, User, Workspace
 from accounts.permissions import Role
 from privacy.batching import SHRINK_AFTER_TIMEOUT, batch_scale, cancelled_by_timeout
-from privacy.models.deletion import DeletionKind, DeletionRequest, DeletionStatus
+from privacy.deletion.models import DeletionKind, DeletionRequest, DeletionStatus
 
 logger = logging.getLogger(__name__)
 
 CANCEL_SALT = "privacy.deletion.cancel"
+
+# Called as hook(deletion_id=..., completed=...) in the transaction that closes an account
+# deletion: completed when the job finished, not when it was cancelled. Features above
+# this one register here at start-up (privacy.apps), so deletion never imports them.
+DELETION_CLOSED_HOOKS: list = []
+
+
+def _deletion_closed(*, deletion_id: int, completed: bool) -> None:
+    for hook in DELETION_CLOSED_HOOKS:
+        hook(deletion_id=deletion_id, completed=completed)
 
 
 class DeletionAction:
@@ -194,9 +205,7 @@ def deletion_cancel_url(*, deletion: DeletionRequest) -> str:
 
 
 def _enqueue_run(deletion_id: int) -> None:
-    from privacy.tasks_deletion import deletion_run_task
-
-    transaction.on_commit(lambda: deletion_run_task.delay(deletion_id=deletion_id))
+    job_enqueue("privacy.deletion_run", deletion_id=deletion_id)
 
 
 @transaction.atomic
@@ -289,9 +298,7 @@ def deletion_cancel(*, deletion: DeletionRequest, actor: User | None = None) -> 
                 template="privacy/deletion_email/cancelled",
                 context={"cancelled_at": now},
             )
-        from privacy.requests import privacy_requests_follow_deletion
-
-        privacy_requests_follow_deletion(deletion_id=deletion.pk, completed=False)
+        _deletion_closed(deletion_id=deletion.pk, completed=False)
     else:
         Workspace.objects.filter(pk=deletion.target_id).update(deleted_at=None)
         audit_record(
@@ -662,7 +669,7 @@ def _step_deactivate(step: dict, cursor: Any, limit: int) -> BatchResult:
     from allauth.usersessions.models import UserSession
     from django.contrib.sessions.models import Session
 
-    from apikeys.services import api_key_cache_invalidate_workspace
+    from apikeys.keys.services import api_key_cache_invalidate_workspace
 
     user_id = step["user"]
     # An inactive user cannot sign in, and existing sessions stop authenticating.
@@ -885,9 +892,7 @@ def _finish(row: DeletionRequest, now: datetime) -> None:
             target=row,
             metadata={"deletion_id": row.pk, "counts": counts},
         )
-        from privacy.requests import privacy_requests_follow_deletion
-
-        privacy_requests_follow_deletion(deletion_id=row.pk, completed=True)
+        _deletion_closed(deletion_id=row.pk, completed=True)
     else:
         audit_record(
             action=DeletionAction.WORKSPACE_PURGED,
@@ -1096,12 +1101,3 @@ def deletion_sweep(*, now: datetime | None = None, limit: int = 1000) -> list[in
         .order_by("scheduled_for")
         .values_list("pk", flat=True)[:limit]
     )
-
-
-def deletion_ready() -> None:
-    """Wire the deletion machinery in at app ready: tasks and the workspace hook."""
-    from accounts.services import WORKSPACE_HOOKS
-    from privacy import tasks_deletion, tasks_retention  # noqa: F401  (registers the tasks)
-
-    if workspace_hook_schedule_deletion not in WORKSPACE_HOOKS["deleted"]:
-        WORKSPACE_HOOKS["deleted"].append(workspace_hook_schedule_deletion)

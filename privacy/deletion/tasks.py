@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.db import DatabaseError
 
-from privacy.deletion import deletion_run, deletion_sweep
+from privacy.deletion.services import deletion_run, deletion_sweep
 
 
 @shared_task(

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from privacy import views_deletion
+from privacy.deletion import views as views_deletion
 
 urlpatterns = [
     path("account/delete/", views_deletion.account_delete, name="account_delete"),
@@ -17,3 +17,5 @@ urlpatterns = [
         name="account_delete_cancel_link",
     ),
 ]
+
+api_urlpatterns = []

@@ -8,7 +8,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.errors import DomainError, NotFound
-from privacy.deletion import (
+from privacy.deletion.models import DeletionStatus
+from privacy.deletion.services import (
     account_deletion_cancel,
     account_deletion_cancel_by_token,
     account_deletion_pending,
@@ -16,7 +17,6 @@ from privacy.deletion import (
     account_deletion_request,
     deletion_from_cancel_token,
 )
-from privacy.models.deletion import DeletionStatus
 
 CONFIRM_PHRASE = "delete my account"
 

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from privacy.exports.links import export_download_url
+
 
 class ExportStatus(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -64,6 +66,4 @@ class DataExport(models.Model):
 
     @property
     def download_url(self) -> str:
-        from privacy.exports import export_download_url
-
         return export_download_url(self)

@@ -32,7 +32,6 @@ from uuid import UUID
 
 from django.apps import apps
 from django.conf import settings
-from django.core import signing
 from django.db import connections, transaction
 from django.db.models import (
     BooleanField,
@@ -48,19 +47,22 @@ from django.db.models import (
     UUIDField,
 )
 from django.db.models.functions import Cast
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.emails import email_enqueue
 from accounts.errors import Conflict, NotFound
-from privacy.models import DataExport, ExportStatus
+from accounts.jobs import job_enqueue, job_start
+from privacy.exports.links import export_download_url, export_id_from_token
+from privacy.exports.models import DataExport, ExportStatus
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
 STALE_AFTER = timedelta(minutes=10)
-_SIGNER_SALT = "privacy.export.download"
+# Called as hook(export=...) in the transaction that marks an export ready. Features
+# above this one register here at start-up (privacy.apps), so exports never imports them.
+EXPORT_READY_HOOKS: list = []
 
 
 # ---------------------------------------------------------------------------- registry
@@ -689,8 +691,6 @@ def export_build_file(*, export: DataExport) -> Path:
 @transaction.atomic
 def export_request(*, user, privacy_request=None) -> DataExport:
     """Create an export for `user` and queue its job on commit."""
-    from privacy.tasks_export import run_export
-
     running = DataExport.objects.filter(
         user=user, status__in=(ExportStatus.PENDING, ExportStatus.RUNNING)
     ).first()
@@ -700,18 +700,8 @@ def export_request(*, user, privacy_request=None) -> DataExport:
         user=user, privacy_request_id=getattr(privacy_request, "pk", None)
     )
     audit_record(action="privacy.export_requested", actor=user, target=export)
-    transaction.on_commit(lambda: run_export.delay(str(export.pk)))
+    job_enqueue("privacy.tasks_export.run_export", export_id=str(export.pk))
     return export
-
-
-def export_start_for_request(*, request, actor) -> bool:
-    """Automation for access, portability and right-to-know requests."""
-    from privacy.models import PrivacyRequest
-
-    export = export_request(user=request.user, privacy_request=request)
-    PrivacyRequest.objects.filter(pk=request.pk).update(export_id=export.pk)
-    request.export_id = export.pk
-    return False  # the request completes when the export is ready
 
 
 def export_claim(*, export_id) -> DataExport | None:
@@ -781,25 +771,13 @@ def _export_finish(*, export: DataExport, path: Path) -> DataExport:
         template="privacy/email/export_ready",
         context={"export": export, "url": f"{settings.SITE_URL}{export_download_url(export)}"},
     )
-    if export.privacy_request_id:
-        from privacy.models import PrivacyRequest
-        from privacy.requests import privacy_request_complete
-
-        request = PrivacyRequest.objects.filter(pk=export.privacy_request_id).first()
-        if request is not None and request.is_open:
-            privacy_request_complete(
-                request=request,
-                actor=None,
-                resolution="Your data export is ready to download for "
-                f"{settings.EXPORT_TTL_DAYS} days.",
-            )
+    for hook in EXPORT_READY_HOOKS:
+        hook(export=export)
     return export
 
 
 def exports_requeue_lost() -> int:
     """Re-queue exports whose job was lost (pending too long, or a dead worker)."""
-    from privacy.tasks_export import run_export
-
     now = timezone.now()
     lost = DataExport.objects.filter(
         Q(status=ExportStatus.PENDING, created_at__lt=now - timedelta(minutes=2))
@@ -807,7 +785,7 @@ def exports_requeue_lost() -> int:
     ).values_list("pk", flat=True)
     ids = list(lost)
     for export_id in ids:
-        run_export.delay(str(export_id))
+        job_start("privacy.tasks_export.run_export", export_id=str(export_id))
     return len(ids)
 
 
@@ -827,22 +805,14 @@ def exports_expire(*, now=None) -> int:
 # ---------------------------------------------------------------------------- download
 
 
-def export_download_url(export: DataExport) -> str:
-    token = signing.TimestampSigner(salt=_SIGNER_SALT).sign(str(export.pk))
-    return reverse("privacy_export_download", kwargs={"token": token})
-
-
 def export_for_download(
     *, token: str | None = None, export_id=None, user
 ) -> tuple[DataExport, Path]:
     """Return the owner's ready export and its file; everything else is NotFound."""
     if token is not None:
-        try:
-            export_id = signing.TimestampSigner(salt=_SIGNER_SALT).unsign(
-                token, max_age=timedelta(days=settings.EXPORT_TTL_DAYS)
-            )
-        except signing.BadSignature as exc:
-            raise NotFound() from exc
+        export_id = export_id_from_token(token)
+        if export_id is None:
+            raise NotFound()
     export = DataExport.objects.filter(pk=export_id, user_id=user.pk).first()
     if export is None:
         raise NotFound()

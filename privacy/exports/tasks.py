@@ -2,19 +2,25 @@
 
 from celery import shared_task
 
-from privacy.exports import export_run, exports_expire, exports_requeue_lost
+from privacy.exports.services import export_run, exports_expire, exports_requeue_lost
 
 
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
+@shared_task(
+    name="privacy.tasks_export.run_export",
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=3,
+)
 def run_export(export_id: str) -> None:
     export_run(export_id=export_id)
 
 
-@shared_task
+@shared_task(name="privacy.tasks_export.requeue_lost_exports")
 def requeue_lost_exports() -> int:
     return exports_requeue_lost()
 
 
-@shared_task
+@shared_task(name="privacy.tasks_export.expire_exports")
 def expire_exports() -> int:
     return exports_expire()

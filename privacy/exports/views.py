@@ -4,15 +4,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.views import APIView
 
 from accounts.errors import Conflict, NotFound
-from privacy.exports import export_for_download
+from privacy.exports.services import export_for_download
 
 
-def _file_response(export, path) -> FileResponse:
+def export_file_response(export, path) -> FileResponse:
     response = FileResponse(
         open(path, "rb"),  # noqa: SIM115 - FileResponse closes it
         as_attachment=True,
@@ -33,17 +30,4 @@ def export_download(request, token):
         raise Http404 from exc
     except Conflict as exc:
         return HttpResponse(exc.message, status=409, content_type="text/plain")
-    return _file_response(export, path)
-
-
-class ExportDownloadView(APIView):
-    @extend_schema(
-        responses={
-            (200, "application/zip"): OpenApiTypes.BINARY,
-            409: OpenApiResponse(description="The export is not ready, or has expired."),
-        }
-    )
-    def get(self, request, export_id):
-        """Download your ready export as a ZIP file."""
-        export, path = export_for_download(export_id=export_id, user=request.user)
-        return _file_response(export, path)
+    return export_file_response(export, path)

@@ -151,7 +151,7 @@ address itself) and your browser's user agent.
 
 
 def seed(apps, schema_editor):
-    from privacy.rendering import policy_markdown_render
+    from privacy.policies.rendering import policy_markdown_render
 
     PolicyVersion = apps.get_model("privacy", "PolicyVersion")
     effective = datetime.datetime(2025, 1, 15, tzinfo=datetime.UTC)

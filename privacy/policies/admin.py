@@ -1,55 +1,18 @@
-"""Staff views of the privacy center. Every change goes through the services."""
-
-import uuid
+"""Staff views of policy versions, notices and acceptances. Every change goes through the
+services."""
 
 from django import forms
 from django.contrib import admin, messages
 
 from accounts.admin import ReadOnlyAdmin
 from accounts.errors import DomainError
-from privacy import (
-    admin_requests,  # noqa: F401  (registers the privacy request queue)
-    admin_retention,  # noqa: F401  (deletion ledger, retention runs)
-)
-from privacy.models import ConsentRecord, PolicyAcceptance, PolicyNotice, PolicyVersion
-from privacy.services import (
+from privacy.policies.models import PolicyAcceptance, PolicyNotice, PolicyVersion
+from privacy.policies.services import (
     POLICY_DRAFT_FIELDS,
     policy_version_create,
     policy_version_publish,
     policy_version_update,
 )
-
-
-@admin.register(ConsentRecord)
-class ConsentRecordAdmin(ReadOnlyAdmin):
-    list_display = (
-        "created_at",
-        "visitor_id",
-        "user",
-        "category_list",
-        "method",
-        "gpc",
-        "cookie_policy_version",
-        "banner_version",
-    )
-    list_filter = ("method", "gpc", "cookie_policy_version")
-    list_select_related = ("user", "cookie_policy_version")
-    search_fields = ("user__email",)
-    search_help_text = "A visitor id (exact) or part of an account's email address."
-    date_hierarchy = "created_at"
-    readonly_fields = [field.name for field in ConsentRecord._meta.fields]
-
-    @admin.display(description="Categories")
-    def category_list(self, record):
-        return ", ".join(record.categories)
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        try:
-            visitor_id = uuid.UUID(term)
-        except ValueError:
-            return super().get_search_results(request, queryset, search_term)
-        return queryset.filter(visitor_id=visitor_id), False
 
 
 class PolicyVersionForm(forms.ModelForm):

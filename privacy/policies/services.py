@@ -1,4 +1,5 @@
-"""Writes of the privacy center: consent, privacy settings, policy versions and notices.
+"""Writes of policy versions: drafts, publication, advance notices of material
+changes, acknowledgements and the versions accepted at sign-up.
 
 Each service is atomic and writes its audit event in the same transaction; email and
 cache invalidation happen on commit.
@@ -6,40 +7,31 @@ cache invalidation happen on commit.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from accounts import request_context
 from accounts.audit import audit_record
 from accounts.emails import email_enqueue
 from accounts.errors import Conflict, DomainError, NotFound
-from accounts.models import User, Workspace
-from accounts.services import user_preferences_update, workspace_settings_update
-from privacy.consent import ip_hash
-from privacy.models import (
-    ConsentRecord,
+from accounts.jobs import job_enqueue
+from accounts.models import User
+from privacy.policies.models import (
+    AcceptanceSource,
     PolicyAcceptance,
+    PolicyKind,
     PolicyNotice,
     PolicyVersion,
-    PrivacySettings,
 )
-from privacy.models.consent import ConsentMethod
-from privacy.models.policy import AcceptanceSource, PolicyKind
-from privacy.rendering import policy_markdown_render
-from privacy.selectors import policy_current, policy_current_cache_clear
+from privacy.policies.rendering import policy_markdown_render
+from privacy.policies.selectors import policy_current, policy_current_cache_clear
 
 
-class PrivacyAction:
-    """Audit actions of the privacy center."""
+class PolicyAction:
+    """Audit actions of policy versions."""
 
-    SETTINGS_UPDATED = "privacy.settings_updated"
-    CONSENT_RECORDED = "privacy.consent_recorded"
-    CONSENT_LINKED = "privacy.consent_linked"
     POLICY_CREATED = "privacy.policy_created"
     POLICY_UPDATED = "privacy.policy_updated"
     POLICY_PUBLISHED = "privacy.policy_published"
@@ -47,255 +39,6 @@ class PrivacyAction:
     POLICY_ACKNOWLEDGED = "privacy.policy_acknowledged"
     POLICIES_ACCEPTED = "privacy.policies_accepted"
 
-
-# ---------------------------------------------------------------------------- key caches
-
-
-def _api_key_caches_invalidate(*, workspace_id=None, user_id=None) -> None:
-    """Drop cached key verification answers so the gateway sees new flags at once."""
-    from apikeys import services as apikey_services
-
-    if workspace_id is not None:
-        invalidate = getattr(apikey_services, "api_key_cache_invalidate_workspace", None)
-        if invalidate is not None:
-            invalidate(workspace_id=workspace_id)
-    if user_id is not None:
-        invalidate = getattr(apikey_services, "api_key_cache_invalidate_for_user", None)
-        if invalidate is not None:
-            invalidate(user_id=user_id)
-
-
-# ---------------------------------------------------------------------------- settings
-
-USER_PRIVACY_FIELDS = ("training_opt_out", "do_not_sell_or_share")
-
-
-@transaction.atomic
-def privacy_settings_update(
-    *,
-    user: User,
-    actor: User | None = None,
-    training_opt_out: bool | None = None,
-    do_not_sell_or_share: bool | None = None,
-    marketing_emails: bool | None = None,
-    source: str = "settings",
-) -> PrivacySettings:
-    """Change a user's privacy choices; `None` leaves a choice as it is."""
-    row, _ = PrivacySettings.objects.select_for_update().get_or_create(user=user)
-    requested = {"training_opt_out": training_opt_out, "do_not_sell_or_share": do_not_sell_or_share}
-    changed = {}
-    for name, value in requested.items():
-        if value is None:
-            continue
-        if not isinstance(value, bool):
-            raise DomainError("Expected true or false.", fields={name: ["Must be a boolean."]})
-        if getattr(row, name) != value:
-            changed[name] = {"from": getattr(row, name), "to": value}
-            setattr(row, name, value)
-    if changed:
-        row.updated_at = timezone.now()
-        row.save(update_fields=[*changed, "updated_at"])
-        audit_record(
-            action=PrivacyAction.SETTINGS_UPDATED,
-            actor=actor or user,
-            subject_user=user,
-            target=row,
-            metadata={"changes": changed, "source": source},
-        )
-        user_id = user.pk
-        transaction.on_commit(lambda: _api_key_caches_invalidate(user_id=user_id))
-    if marketing_emails is not None:
-        if not isinstance(marketing_emails, bool):
-            raise DomainError(
-                "Expected true or false.", fields={"marketing_emails": ["Must be a boolean."]}
-            )
-        user_preferences_update(user=user, marketing_emails=marketing_emails)
-    return row
-
-
-WORKSPACE_PRIVACY_FIELDS = ("zero_data_retention", "training_opt_out", "usage_retention_days")
-
-
-@transaction.atomic
-def workspace_privacy_update(
-    *,
-    workspace: Workspace,
-    actor: User,
-    zero_data_retention: bool | None = None,
-    training_opt_out: bool | None = None,
-    usage_retention_days: int | None = None,
-) -> Workspace:
-    """Change a workspace's data-handling settings (admins and owners only)."""
-    changes = {
-        name: value
-        for name, value in (
-            ("zero_data_retention", zero_data_retention),
-            ("training_opt_out", training_opt_out),
-            ("usage_retention_days", usage_retention_days),
-        )
-        if value is not None
-    }
-    workspace_settings_update(workspace=workspace, actor=actor, **changes)
-    workspace_id = workspace.pk
-    transaction.on_commit(lambda: _api_key_caches_invalidate(workspace_id=workspace_id))
-    return workspace
-
-
-# ---------------------------------------------------------------------------- consent
-
-
-def _client(ip_address: str | None, user_agent: str | None) -> tuple[str, str]:
-    ctx = request_context.current()
-    ip = ip_address if ip_address is not None else ctx.ip_address
-    agent = user_agent if user_agent is not None else ctx.user_agent
-    return ip_hash(ip), (agent or "")[:512]
-
-
-def _signed_in(user) -> User | None:
-    return user if getattr(user, "is_authenticated", False) else None
-
-
-@transaction.atomic
-def consent_record(
-    *,
-    visitor_id: uuid.UUID,
-    user: User | None = None,
-    preferences: bool,
-    analytics: bool,
-    marketing: bool,
-    method: str,
-    gpc: bool = False,
-    ip_address: str | None = None,
-    user_agent: str | None = None,
-) -> ConsentRecord:
-    """Record one consent decision as proof; GPC keeps analytics and marketing off."""
-    if method not in ConsentMethod.values or method == ConsentMethod.GPC:
-        raise DomainError("Unknown consent method.", fields={"method": ["Not a valid method."]})
-    if not isinstance(visitor_id, uuid.UUID):
-        raise DomainError("A visitor id is required.", fields={"visitor_id": ["Invalid."]})
-    if gpc:
-        analytics = marketing = False
-    user = _signed_in(user)
-    hashed_ip, agent = _client(ip_address, user_agent)
-    from privacy.consent import BANNER_TEXT_VERSION
-
-    record = ConsentRecord.objects.create(
-        visitor_id=visitor_id,
-        user=user,
-        preferences=bool(preferences),
-        analytics=bool(analytics),
-        marketing=bool(marketing),
-        cookie_policy_version=policy_current(kind=PolicyKind.COOKIE),
-        banner_version=BANNER_TEXT_VERSION,
-        method=method,
-        gpc=gpc,
-        ip_hash=hashed_ip,
-        user_agent=agent,
-    )
-    if user is not None:
-        audit_record(
-            action=PrivacyAction.CONSENT_RECORDED,
-            actor=user,
-            subject_user=user,
-            target=record,
-            metadata={"categories": record.categories, "method": method, "gpc": gpc},
-        )
-        if gpc:
-            privacy_settings_update(user=user, do_not_sell_or_share=True, source="gpc")
-    return record
-
-
-_GPC_SEEN_KEY = "privacy:gpc-seen:{visitor}:{version}:{user}"
-
-
-def consent_gpc_record(
-    *,
-    visitor_id: uuid.UUID,
-    user: User | None = None,
-    preferences: bool = False,
-    ip_address: str | None = None,
-    user_agent: str | None = None,
-) -> ConsentRecord | None:
-    """Honour a Global Privacy Control signal: record it once per visitor and policy version.
-
-    Return the new record, or None when this visitor's signal is already on file. For a
-    signed-in user it also turns on "do not sell or share".
-    """
-    user = _signed_in(user)
-    version = policy_current(kind=PolicyKind.COOKIE)
-    seen_key = _GPC_SEEN_KEY.format(
-        visitor=visitor_id, version=version.pk if version else 0, user=user.pk if user else 0
-    )
-    # Checked on every request carrying the header, so skip the database once recorded.
-    if cache.get(seen_key):
-        return None
-    record = _consent_gpc_write(visitor_id, user, version, preferences, ip_address, user_agent)
-    cache.set(seen_key, 1, timeout=24 * 3600)
-    return record
-
-
-@transaction.atomic
-def _consent_gpc_write(visitor_id, user, version, preferences, ip_address, user_agent):
-    from privacy.consent import BANNER_TEXT_VERSION
-
-    record = None
-    on_file = ConsentRecord.objects.filter(
-        visitor_id=visitor_id, cookie_policy_version=version, method=ConsentMethod.GPC
-    ).exists()
-    if not on_file:
-        hashed_ip, agent = _client(ip_address, user_agent)
-        try:
-            with transaction.atomic():
-                record = ConsentRecord.objects.create(
-                    visitor_id=visitor_id,
-                    user=user,
-                    preferences=bool(preferences),
-                    analytics=False,
-                    marketing=False,
-                    cookie_policy_version=version,
-                    banner_version=BANNER_TEXT_VERSION,
-                    method=ConsentMethod.GPC,
-                    gpc=True,
-                    ip_hash=hashed_ip,
-                    user_agent=agent,
-                )
-        except IntegrityError:
-            # A concurrent request of the same browser recorded it first.
-            record = None
-    if user is not None:
-        if record is not None:
-            audit_record(
-                action=PrivacyAction.CONSENT_RECORDED,
-                actor=user,
-                subject_user=user,
-                target=record,
-                metadata={"categories": record.categories, "method": "gpc", "gpc": True},
-            )
-        privacy_settings_update(user=user, do_not_sell_or_share=True, source="gpc")
-    return record
-
-
-@transaction.atomic
-def consent_link_visitor(*, user: User, visitor_id: uuid.UUID | None) -> int:
-    """Attach consent given in this browser before sign-in to the account; return how many."""
-    if visitor_id is None or not getattr(user, "is_authenticated", False):
-        return 0
-    records = ConsentRecord.objects.filter(visitor_id=visitor_id, user__isnull=True)
-    gpc_on_file = records.filter(method=ConsentMethod.GPC).exists()
-    linked = records.update(user=user)
-    if linked:
-        audit_record(
-            action=PrivacyAction.CONSENT_LINKED,
-            actor=user,
-            subject_user=user,
-            metadata={"records": linked},
-        )
-    if gpc_on_file:
-        privacy_settings_update(user=user, do_not_sell_or_share=True, source="gpc")
-    return linked
-
-
-# ---------------------------------------------------------------------------- policies
 
 POLICY_DRAFT_FIELDS = (
     "version",
@@ -352,7 +95,7 @@ def policy_version_create(
         raise Conflict("That version label is already used.", code="duplicate_version") from None
     policy = PolicyVersion.objects.create(kind=kind, **fields)
     audit_record(
-        action=PrivacyAction.POLICY_CREATED,
+        action=PolicyAction.POLICY_CREATED,
         actor=actor,
         target=policy,
         metadata={"kind": kind, "version": policy.version},
@@ -385,7 +128,7 @@ def policy_version_update(
     if changed:
         policy.save(update_fields=changed)
         audit_record(
-            action=PrivacyAction.POLICY_UPDATED,
+            action=PolicyAction.POLICY_UPDATED,
             actor=actor,
             target=policy,
             metadata={"fields": sorted(changed)},
@@ -424,7 +167,7 @@ def policy_version_publish(
     policy.published_at = now
     policy.save(update_fields=["body_html", "published_at", "notice_days", "notice_send_at"])
     audit_record(
-        action=PrivacyAction.POLICY_PUBLISHED,
+        action=PolicyAction.POLICY_PUBLISHED,
         actor=actor,
         target=policy,
         metadata={
@@ -437,9 +180,7 @@ def policy_version_publish(
     policy_current_cache_clear()
     transaction.on_commit(policy_current_cache_clear)
     if policy.material_change:
-        from privacy.tasks import policy_notices_dispatch
-
-        transaction.on_commit(policy_notices_dispatch.delay)
+        job_enqueue("privacy.tasks.policy_notices_dispatch")
     return policy
 
 
@@ -505,7 +246,7 @@ def policy_notices_send_batch(
             },
         )
     audit_record(
-        action=PrivacyAction.POLICY_NOTICES_SENT,
+        action=PolicyAction.POLICY_NOTICES_SENT,
         target=policy,
         metadata={"count": len(users)},
     )
@@ -524,7 +265,7 @@ def policy_acknowledge(*, user: User, policy_version: PolicyVersion) -> PolicyAc
     )
     if created:
         audit_record(
-            action=PrivacyAction.POLICY_ACKNOWLEDGED,
+            action=PolicyAction.POLICY_ACKNOWLEDGED,
             actor=user,
             subject_user=user,
             target=policy_version,
@@ -547,7 +288,7 @@ def policy_acceptance_record_signup(*, user: User) -> list[PolicyAcceptance]:
         accepted.append(acceptance)
     if accepted:
         audit_record(
-            action=PrivacyAction.POLICIES_ACCEPTED,
+            action=PolicyAction.POLICIES_ACCEPTED,
             actor=user,
             subject_user=user,
             metadata={"versions": [a.policy_version_id for a in accepted], "source": "signup"},

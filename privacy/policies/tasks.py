@@ -4,10 +4,10 @@ from celery import shared_task
 from django.db import OperationalError
 
 
-@shared_task(acks_late=True)
+@shared_task(name="privacy.tasks.policy_notices_dispatch", acks_late=True)
 def policy_notices_dispatch() -> int:
     """Start sending every advance notice that is due; return how many policies qualified."""
-    from privacy.services import policy_notices_due
+    from privacy.policies.services import policy_notices_due
 
     due = policy_notices_due()
     for policy_version_id in due:
@@ -16,6 +16,7 @@ def policy_notices_dispatch() -> int:
 
 
 @shared_task(
+    name="privacy.tasks.policy_notices_send",
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     retry_kwargs={"max_retries": 5},
@@ -23,7 +24,7 @@ def policy_notices_dispatch() -> int:
 )
 def policy_notices_send(*, policy_version_id: int) -> int:
     """Send one batch of notices, then queue the next until none are left."""
-    from privacy.services import policy_notices_send_batch
+    from privacy.policies.services import policy_notices_send_batch
 
     sent = policy_notices_send_batch(policy_version_id=policy_version_id)
     if sent:

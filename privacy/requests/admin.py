@@ -17,9 +17,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from accounts.errors import DomainError
-from privacy.models import PrivacyRequest, PrivacyRequestNote
-from privacy.models.requests import CLOSED_STATUSES, RequestStatus
-from privacy.requests import (
+from privacy.requests.models import (
+    CLOSED_STATUSES,
+    PrivacyRequest,
+    PrivacyRequestNote,
+    RequestStatus,
+)
+from privacy.requests.services import (
     privacy_request_complete,
     privacy_request_extend,
     privacy_request_note_add,

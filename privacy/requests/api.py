@@ -5,11 +5,10 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from privacy.deadlines import Jurisdiction
-from privacy.models import PrivacyRequest
-from privacy.models.requests import RequestType
-from privacy.requests import privacy_request_cancel, privacy_request_submit
-from privacy.selectors import privacy_request_get_for_user
+from privacy.requests.deadlines import Jurisdiction
+from privacy.requests.models import PrivacyRequest, RequestType
+from privacy.requests.selectors import privacy_request_get_for_user
+from privacy.requests.services import privacy_request_cancel, privacy_request_submit
 
 
 class PrivacyRequestInputSerializer(serializers.Serializer):

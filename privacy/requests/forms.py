@@ -2,8 +2,8 @@
 
 from django import forms
 
-from privacy.deadlines import Jurisdiction
-from privacy.models.requests import RequestType
+from privacy.requests.deadlines import Jurisdiction
+from privacy.requests.models import RequestType
 
 SIGNED_IN_TYPES = [
     (value, label) for value, label in RequestType.choices if value != "child_report"

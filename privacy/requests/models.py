@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.fields import EncryptedTextField
-from privacy.deadlines import Jurisdiction
+from privacy.requests.deadlines import Jurisdiction
 
 
 class RequestType(models.TextChoices):

@@ -22,21 +22,31 @@ from accounts.audit import audit_record
 from accounts.emails import email_enqueue
 from accounts.errors import Conflict, DomainError, NotFound
 from accounts.models import User
-from privacy.deadlines import Jurisdiction, deadlines_for
-from privacy.models import PrivacyRequest, PrivacyRequestNote
-from privacy.models.requests import OPEN_STATUSES, RequestStatus, RequestType
+from privacy.consent.models import ConsentMethod, ConsentRecord
+from privacy.consent.services import consent_record
+from privacy.data_use.services import privacy_settings_update
+from privacy.deletion.services import account_deletion_request
+from privacy.exports.services import export_request
+from privacy.requests.deadlines import Jurisdiction, deadlines_for
+from privacy.requests.models import (
+    OPEN_STATUSES,
+    PrivacyRequest,
+    PrivacyRequestNote,
+    RequestStatus,
+    RequestType,
+)
 
 # What runs by itself once a request is verified: request type → dotted path of a
 # callable(request=..., actor=...) that returns True when it completed the request.
 AUTOMATIONS: dict[str, str] = {
-    RequestType.ACCESS: "privacy.exports.export_start_for_request",
-    RequestType.PORTABILITY: "privacy.exports.export_start_for_request",
-    RequestType.CCPA_KNOW: "privacy.exports.export_start_for_request",
-    RequestType.DELETION: "privacy.requests.apply_deletion",
-    RequestType.CCPA_DELETE: "privacy.requests.apply_deletion",
-    RequestType.TRAINING_OPT_OUT: "privacy.requests.apply_training_opt_out",
-    RequestType.CCPA_OPT_OUT: "privacy.requests.apply_sale_opt_out",
-    RequestType.WITHDRAW_CONSENT: "privacy.requests.apply_consent_withdrawal",
+    RequestType.ACCESS: "privacy.requests.services.apply_export",
+    RequestType.PORTABILITY: "privacy.requests.services.apply_export",
+    RequestType.CCPA_KNOW: "privacy.requests.services.apply_export",
+    RequestType.DELETION: "privacy.requests.services.apply_deletion",
+    RequestType.CCPA_DELETE: "privacy.requests.services.apply_deletion",
+    RequestType.TRAINING_OPT_OUT: "privacy.requests.services.apply_training_opt_out",
+    RequestType.CCPA_OPT_OUT: "privacy.requests.services.apply_sale_opt_out",
+    RequestType.WITHDRAW_CONSENT: "privacy.requests.services.apply_consent_withdrawal",
 }
 STAFF_QUEUE_TYPES = frozenset(
     {
@@ -435,10 +445,31 @@ def _staff_recipients() -> list[str]:
 # ---------------------------------------------------------------------------- automations
 
 
+def apply_export(*, request: PrivacyRequest, actor) -> bool:
+    """Start the data export of access, portability and right-to-know requests."""
+    export = export_request(user=request.user, privacy_request=request)
+    PrivacyRequest.objects.filter(pk=request.pk).update(export_id=export.pk)
+    request.export_id = export.pk
+    return False  # completed when the export is ready (privacy_requests_follow_export)
+
+
+def privacy_requests_follow_export(*, export) -> int:
+    """Complete the open request that asked for `export`, now that it is ready."""
+    if not export.privacy_request_id:
+        return 0
+    request = PrivacyRequest.objects.filter(pk=export.privacy_request_id).first()
+    if request is None or not request.is_open:
+        return 0
+    privacy_request_complete(
+        request=request,
+        actor=None,
+        resolution=f"Your data export is ready to download for {settings.EXPORT_TTL_DAYS} days.",
+    )
+    return 1
+
+
 def apply_deletion(*, request: PrivacyRequest, actor) -> bool:
     """Start the account deletion (grace period, then the deletion job)."""
-    from privacy.deletion import account_deletion_request
-
     ledger = account_deletion_request(user=request.user, actor=actor, reason="privacy_request")
     PrivacyRequest.objects.filter(pk=request.pk).update(deletion_id=ledger.pk)
     request.deletion_id = ledger.pk
@@ -472,8 +503,6 @@ def privacy_requests_follow_deletion(*, deletion_id: int, completed: bool) -> in
 
 
 def _settings_update(request: PrivacyRequest, **changes) -> None:
-    from privacy.services import privacy_settings_update
-
     privacy_settings_update(
         user=request.user, actor=request.user, source="privacy_request", **changes
     )
@@ -493,10 +522,6 @@ def apply_consent_withdrawal(*, request: PrivacyRequest, actor) -> bool:
     """Withdraw every consent-based processing: optional cookies on every browser the
     person consented from, marketing email, and use of their data for training."""
     import uuid
-
-    from privacy.models import ConsentRecord
-    from privacy.models.consent import ConsentMethod
-    from privacy.services import consent_record
 
     visitors = set(
         ConsentRecord.objects.filter(user=request.user).values_list("visitor_id", flat=True)

@@ -2,9 +2,9 @@
 
 from celery import shared_task
 
-from privacy.requests import privacy_requests_alert_staff
+from privacy.requests.services import privacy_requests_alert_staff
 
 
-@shared_task
+@shared_task(name="privacy.tasks_requests.alert_staff_about_deadlines")
 def alert_staff_about_deadlines() -> dict:
     return privacy_requests_alert_staff()

@@ -1,16 +1,10 @@
-"""URLs of privacy requests (signed-in and public)."""
+"""URLs of privacy requests: signed-in and public pages, and the REST routes under /api/v1/."""
 
 from django.urls import path
 
-from privacy import views_exports
-from privacy import views_requests as views
+from privacy.requests import api, views
 
 urlpatterns = [
-    path(
-        "privacy/exports/<str:token>/download/",
-        views_exports.export_download,
-        name="privacy_export_download",
-    ),
     path("privacy/requests/", views.request_list, name="privacy_request_list"),
     path("privacy/requests/new/", views.request_create, name="privacy_request_create"),
     path("privacy/requests/public/", views.public_request_create, name="privacy_request_public"),
@@ -26,5 +20,19 @@ urlpatterns = [
         "privacy/requests/<uuid:request_id>/cancel/",
         views.request_cancel,
         name="privacy_request_cancel",
+    ),
+]
+
+api_urlpatterns = [
+    path("privacy/requests/", api.PrivacyRequestListView.as_view(), name="api-privacy-requests"),
+    path(
+        "privacy/requests/<uuid:request_id>/",
+        api.PrivacyRequestDetailView.as_view(),
+        name="api-privacy-request",
+    ),
+    path(
+        "privacy/requests/<uuid:request_id>/cancel/",
+        api.PrivacyRequestCancelView.as_view(),
+        name="api-privacy-request-cancel",
     ),
 ]

@@ -9,16 +9,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.errors import DomainError, NotFound
-from console.ratelimit import rate_limited
-from privacy.forms_requests import PrivacyRequestForm, PublicPrivacyRequestForm
-from privacy.models import PrivacyRequest
-from privacy.requests import (
+from accounts.ratelimit import rate_limited
+from privacy.requests.forms import PrivacyRequestForm, PublicPrivacyRequestForm
+from privacy.requests.models import PrivacyRequest
+from privacy.requests.selectors import privacy_request_get_for_user
+from privacy.requests.services import (
     privacy_request_cancel,
     privacy_request_confirm,
     privacy_request_submit,
     privacy_request_submit_public,
 )
-from privacy.selectors import privacy_request_get_for_user
 
 
 def _add_errors(form, exc: DomainError) -> None:
@@ -63,7 +63,7 @@ def request_detail(request, request_id):
     privacy_request = _own_request(request, request_id)
     export = None
     if privacy_request.export_id:
-        from privacy.models import DataExport
+        from privacy.exports.models import DataExport
 
         export = DataExport.objects.filter(pk=privacy_request.export_id).first()
     return render(

@@ -1,4 +1,4 @@
-"""Admin for the deletion ledger and the retention runs, with the retention overview page."""
+"""Admin of the retention runs, with the retention overview page."""
 
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
@@ -6,25 +6,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from accounts.admin import ReadOnlyAdmin
-from privacy.models import DeletionRequest, RetentionRun
-from privacy.retention import retention_overview
-
-
-@admin.register(DeletionRequest)
-class DeletionRequestAdmin(ReadOnlyAdmin):
-    list_display = (
-        "id",
-        "kind",
-        "target_id",
-        "status",
-        "requested_at",
-        "scheduled_for",
-        "attempts",
-        "completed_at",
-    )
-    list_filter = ("kind", "status", "reason")
-    search_fields = ("=target_id", "=id")
-    date_hierarchy = "requested_at"
+from privacy.retention.models import RetentionRun
+from privacy.retention.services import retention_overview
 
 
 @admin.register(RetentionRun)

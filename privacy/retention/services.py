@@ -23,7 +23,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from privacy.batching import SHRINK_AFTER_TIMEOUT, batch_scale, cancelled_by_timeout
-from privacy.models.retention import RetentionRun, RetentionRunStatus
+from privacy.retention.models import RetentionRun, RetentionRunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def _purge_usage(*, label: str, rule: RetentionRule, now: datetime, stats: Batch
     RETENTION_BATCH_TARGET_MS each (see privacy/batching.py).
     """
     from accounts.models import Workspace
-    from apikeys.models import UsageRecord
+    from apikeys.usage.models import UsageRecord
 
     table = connection.ops.quote_name(UsageRecord._meta.db_table)
     workspaces = connection.ops.quote_name(Workspace._meta.db_table)
@@ -190,8 +190,8 @@ def _purge_unverified_signups(*, label: str, rule: RetentionRule, now: datetime,
     from allauth.account.models import EmailAddress
 
     from accounts.models import User
-    from privacy.deletion import account_deletion_request
-    from privacy.models.deletion import DeletionKind, DeletionRequest
+    from privacy.deletion.models import DeletionKind, DeletionRequest
+    from privacy.deletion.services import account_deletion_request
 
     cutoff = now - timedelta(days=rule.days)
     verified = EmailAddress.objects.filter(user_id=OuterRef("pk"), verified=True)
@@ -223,7 +223,7 @@ def _purge_expired_sessions(*, label: str, rule: RetentionRule, now: datetime, s
 def _oldest_usage(*, label: str, rule: RetentionRule, now: datetime) -> dict:
     """Find the usage record furthest past its workspace's period (one index probe each)."""
     from accounts.models import Workspace
-    from apikeys.models import UsageRecord
+    from apikeys.usage.models import UsageRecord
 
     first = UsageRecord.objects.filter(workspace_id=OuterRef("pk")).order_by("occurred_at")
     worst = None

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from privacy.retention import retention_run
+from privacy.retention.services import retention_run
 
 
 @shared_task(name="privacy.retention_run", acks_late=True)

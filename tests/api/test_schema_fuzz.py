@@ -25,8 +25,8 @@ from schemathesis.checks import load_all_checks
 
 from accounts.permissions import Role
 from accounts.services import invitation_create
-from apikeys.services import api_key_create
-from privacy.requests import privacy_request_submit
+from apikeys.keys.services import api_key_create
+from privacy.requests.services import privacy_request_submit
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 
 load_all_checks()

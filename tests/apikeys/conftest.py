@@ -2,7 +2,7 @@
 
 import pytest
 
-from apikeys.services import api_key_create
+from apikeys.keys.services import api_key_create
 
 
 @pytest.fixture

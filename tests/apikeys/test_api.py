@@ -5,7 +5,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.permissions import Role
-from apikeys.models import ApiKey
+from apikeys.keys.models import ApiKey
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -139,7 +139,7 @@ def test_management_key_of_workspace_a_gets_404_on_workspace_b(make_key, user):
 
 
 def test_model_only_and_revoked_keys_cannot_use_rest(make_key, workspace, user):
-    from apikeys.services import api_key_revoke
+    from apikeys.keys.services import api_key_revoke
 
     url = reverse("api-key-list", kwargs={"workspace_id": workspace.pk})
     _k, model_only = make_key(scopes=["inference"])

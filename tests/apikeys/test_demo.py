@@ -8,8 +8,9 @@ from django.core.management import call_command
 
 from accounts.management.commands import demo_setup
 from accounts.models import AuditEvent, Workspace
-from apikeys.demo import DEMO_KEYS, api_keys_demo_seed
-from apikeys.models import ApiKey, UsageRecord
+from apikeys.keys.demo import DEMO_KEYS, api_keys_demo_seed
+from apikeys.keys.models import ApiKey
+from apikeys.usage.models import UsageRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +32,8 @@ def test_seeder_creates_a_development_and_a_production_key_once(user, workspace)
 
 
 def test_demo_setup_seeds_keys_before_usage_and_prints_no_secret():
-    assert demo_setup.DEMO_SEEDERS.index("apikeys.demo.api_keys_demo_seed") < (
-        demo_setup.DEMO_SEEDERS.index("apikeys.usage_demo.usage_demo_seed")
+    assert demo_setup.DEMO_SEEDERS.index("apikeys.keys.demo.api_keys_demo_seed") < (
+        demo_setup.DEMO_SEEDERS.index("apikeys.usage.demo.usage_demo_seed")
     )
     out = StringIO()
     call_command("demo_setup", force=True, stdout=out)

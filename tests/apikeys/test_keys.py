@@ -4,7 +4,7 @@ import hmac
 import pytest
 from django.test import override_settings
 
-from apikeys import keys
+from apikeys.keys import tokens as keys
 
 PEPPER_OLD = "old:" + "b2xkLXBlcHBlci0zMi1ieXRlcy1sb25nLS0tLS0tLSE="
 PEPPER_NEW = "new:" + "bmV3LXBlcHBlci0zMi1ieXRlcy1sb25nLS0tLS0tLSE="

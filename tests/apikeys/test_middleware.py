@@ -5,7 +5,7 @@ from django.conf import settings
 from django.test import override_settings
 from django.urls import reverse
 
-from apikeys.middleware import VERIFY_PATH
+from apikeys.keys.middleware import VERIFY_PATH
 
 pytestmark = pytest.mark.django_db
 

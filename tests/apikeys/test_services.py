@@ -11,8 +11,8 @@ from accounts.errors import DomainError, Forbidden, NotFound
 from accounts.models import AuditEvent
 from accounts.permissions import Role
 from accounts.services import workspace_settings_update
-from apikeys.models import ApiKey
-from apikeys.services import (
+from apikeys.keys.models import ApiKey
+from apikeys.keys.services import (
     api_key_create,
     api_key_delete,
     api_key_expiry_notices_send,
@@ -21,7 +21,7 @@ from apikeys.services import (
     api_key_rotate,
     api_key_update,
 )
-from apikeys.verification import verify
+from apikeys.keys.verification import verify
 from tests.factories import UserFactory, add_member
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,4 +1,4 @@
-"""Usage ingestion and daily rollups (apikeys.usage), against the real database."""
+"""Usage ingestion and daily rollups (apikeys.usage.services), against the real database."""
 
 import datetime as dt
 
@@ -7,8 +7,8 @@ import time_machine
 from django.db import connection
 
 from accounts.errors import DomainError
-from apikeys.models import UsageDailyRollup, UsageRecord
-from apikeys.usage import (
+from apikeys.usage.models import UsageDailyRollup, UsageRecord
+from apikeys.usage.services import (
     MAX_BATCH_EVENTS,
     REJECT_IN_FUTURE,
     REJECT_TOO_OLD,

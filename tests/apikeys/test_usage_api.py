@@ -9,8 +9,8 @@ from django.test import override_settings
 from django.urls import reverse
 
 from accounts.permissions import Role
-from apikeys.models import UsageRecord
-from apikeys.usage import MAX_BATCH_EVENTS, usage_records_ingest, usage_rollup_recent
+from apikeys.usage.models import UsageRecord
+from apikeys.usage.services import MAX_BATCH_EVENTS, usage_records_ingest, usage_rollup_recent
 from tests.apikeys.usage_support import (
     GATEWAY_AUTH,
     NOW,

@@ -1,13 +1,13 @@
-"""The demo seeder for usage (apikeys.usage_demo)."""
+"""The demo seeder for usage (apikeys.usage.demo)."""
 
 import datetime as dt
 
 import pytest
 import time_machine
 
-from apikeys.models import UsageDailyRollup, UsageRecord
-from apikeys.usage_demo import DEMO_DAYS, usage_demo_seed
-from apikeys.usage_selectors import UsageQuery, usage_by_day
+from apikeys.usage.demo import DEMO_DAYS, usage_demo_seed
+from apikeys.usage.models import UsageDailyRollup, UsageRecord
+from apikeys.usage.selectors import UsageQuery, usage_by_day
 from tests.apikeys.usage_support import NOW, TODAY
 
 pytestmark = pytest.mark.django_db

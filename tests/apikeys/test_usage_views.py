@@ -12,10 +12,10 @@ from django.urls import reverse
 
 from accounts.errors import NotFound
 from accounts.permissions import Role
-from apikeys.models import Environment
-from apikeys.services import api_key_create
-from apikeys.usage import usage_records_ingest, usage_rollup_recent
-from apikeys.usage_selectors import usage_series_for_key
+from apikeys.keys.services import api_key_create
+from apikeys.keys.tokens import Environment
+from apikeys.usage.selectors import usage_series_for_key
+from apikeys.usage.services import usage_records_ingest, usage_rollup_recent
 from tests.apikeys.usage_support import NOW, TODAY, make_key, usage_event
 from tests.factories import WorkspaceFactory, add_member
 

@@ -15,17 +15,18 @@ from django.utils import timezone
 
 from accounts.permissions import Role
 from accounts.services import workspace_settings_update
-from apikeys import keys, verification
-from apikeys.models import ApiKey
-from apikeys.services import (
+from apikeys.keys import tokens as keys
+from apikeys.keys import verification
+from apikeys.keys.models import ApiKey
+from apikeys.keys.services import (
     api_key_cache_invalidate_for_user,
     api_key_last_used_flush,
     api_key_revoke,
     api_key_rotate,
     api_key_update,
 )
-from apikeys.verification import verify
-from privacy.models import PrivacySettings
+from apikeys.keys.verification import verify
+from privacy.data_use.models import PrivacySettings
 from tests.factories import add_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -192,7 +193,7 @@ def test_revocation_is_seen_at_once_by_another_process(make_key, user):
         os.environ["DJANGO_SETTINGS_MODULE"] = "console.settings.test"
         os.environ["DATABASE_URL"] = {connection_url()!r}
         django.setup()
-        from apikeys.verification import verify
+        from apikeys.keys.verification import verify
         print(verify({full!r}).code, flush=True)
         sys.stdin.readline()
         print(verify({full!r}).code, flush=True)

@@ -6,8 +6,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.permissions import Role
-from apikeys import keys
-from apikeys.models import ApiKey
+from apikeys.keys import tokens as keys
+from apikeys.keys.models import ApiKey
 from tests.factories import DEFAULT_PASSWORD, UserFactory, add_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -96,7 +96,7 @@ def test_developer_manages_own_key_pages(client, make_key, workspace):
 
 
 def test_list_filters_by_environment_and_status(client, make_key, workspace, user):
-    from apikeys.services import api_key_revoke
+    from apikeys.keys.services import api_key_revoke
 
     make_key(name="dev-key")
     prod, _ = make_key(name="prod-key", environment="production")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from apikeys.models import Environment
-from apikeys.services import api_key_create
+from apikeys.keys.services import api_key_create
+from apikeys.keys.tokens import Environment
 
 GATEWAY_AUTH = {"HTTP_AUTHORIZATION": "Bearer test-gateway-token"}
 # A fixed instant well inside a UTC day, so "today" and "yesterday" never straddle midnight.
@@ -48,7 +48,7 @@ def event(api_key, **overrides) -> dict:
 
 def usage_event(api_key, **overrides):
     """Return one checked usage event for the service."""
-    from apikeys.usage import UsageEvent
+    from apikeys.usage.services import UsageEvent
 
     body = event(api_key)
     body["occurred_at"] = NOW

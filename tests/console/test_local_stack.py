@@ -102,9 +102,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 from accounts.services import workspace_create
-from apikeys.models import ApiKey, UsageRecord
-from privacy.deletion import account_deletion_request, deletion_run
-from privacy.models import DeletionRequest
+from apikeys.keys.models import ApiKey
+from apikeys.usage.models import UsageRecord
+from privacy.deletion.services import account_deletion_request, deletion_run
+from privacy.deletion.models import DeletionRequest
 from tests.factories import UserFactory
 
 settings.DELETION_BATCH_SIZE = 100

@@ -8,8 +8,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from accounts.models import User
-from privacy.models import DeletionRequest
-from privacy.models.deletion import DeletionKind, DeletionStatus
+from privacy.deletion.models import DeletionKind, DeletionRequest, DeletionStatus
 from tests.e2e.browser import age_sign_in, reauthenticate, sign_in
 from tests.factories import UserFactory, WorkspaceFactory
 

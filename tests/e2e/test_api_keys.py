@@ -6,8 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from apikeys import keys
-from apikeys.verification import verify
+from apikeys.keys import tokens as keys
+from apikeys.keys.verification import verify
 from tests.e2e.browser import age_sign_in, sign_in
 from tests.factories import DEFAULT_PASSWORD, UserFactory, WorkspaceFactory
 

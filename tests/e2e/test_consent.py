@@ -6,8 +6,8 @@ import time
 import pytest
 from django.utils import timezone
 
-from privacy.models import ConsentRecord
-from privacy.services import policy_version_create, policy_version_publish
+from privacy.consent.models import ConsentRecord
+from privacy.policies.services import policy_version_create, policy_version_publish
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.privacy.policy_support import policies_in_force
 

@@ -11,10 +11,11 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from apikeys.models import Environment, UsageRecord
-from apikeys.services import api_key_create
-from privacy.models import DataExport, PrivacyRequest
-from privacy.models.requests import RequestStatus, RequestType
+from apikeys.keys.services import api_key_create
+from apikeys.keys.tokens import Environment
+from apikeys.usage.models import UsageRecord
+from privacy.exports.models import DataExport
+from privacy.requests.models import PrivacyRequest, RequestStatus, RequestType
 from tests.e2e.browser import age_sign_in, reauthenticate, sign_in
 from tests.factories import UserFactory, WorkspaceFactory
 

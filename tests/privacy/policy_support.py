@@ -3,8 +3,8 @@ migration seeds, so tests that need policies in force publish their own."""
 
 from django.utils import timezone
 
-from privacy.models import PolicyVersion
-from privacy.services import policy_version_create, policy_version_publish
+from privacy.policies.models import PolicyVersion
+from privacy.policies.services import policy_version_create, policy_version_publish
 from tests.factories import UserFactory
 
 

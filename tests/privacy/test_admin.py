@@ -5,8 +5,9 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from privacy.models import PolicyVersion
-from privacy.services import consent_record, policy_version_create
+from privacy.consent.services import consent_record
+from privacy.policies.models import PolicyVersion
+from privacy.policies.services import policy_version_create
 from tests.factories import UserFactory
 from tests.privacy.policy_support import policies_in_force
 from tests.support import admin_client_with_mfa

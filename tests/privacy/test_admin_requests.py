@@ -4,10 +4,9 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts.models import AuditEvent
-from privacy.deadlines import Jurisdiction
-from privacy.models import PrivacyRequest
-from privacy.models.requests import RequestStatus, RequestType
-from privacy.requests import privacy_request_confirm, privacy_request_submit_public
+from privacy.requests.deadlines import Jurisdiction
+from privacy.requests.models import PrivacyRequest, RequestStatus, RequestType
+from privacy.requests.services import privacy_request_confirm, privacy_request_submit_public
 from tests.factories import UserFactory
 from tests.support import admin_client_with_mfa
 

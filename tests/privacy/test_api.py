@@ -5,8 +5,9 @@ import uuid
 import pytest
 from django.test import Client
 
-from privacy.consent import CONSENT_COOKIE, VISITOR_COOKIE
-from privacy.models import ConsentRecord, PrivacySettings
+from privacy.consent.cookies import CONSENT_COOKIE, VISITOR_COOKIE
+from privacy.consent.models import ConsentRecord
+from privacy.data_use.models import PrivacySettings
 
 pytestmark = pytest.mark.django_db
 

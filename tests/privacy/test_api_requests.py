@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from privacy.models import PrivacyRequest
+from privacy.requests.models import PrivacyRequest
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

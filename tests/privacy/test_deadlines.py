@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from privacy.deadlines import (
+from privacy.requests.deadlines import (
     Jurisdiction,
     add_business_days,
     add_months,

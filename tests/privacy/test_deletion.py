@@ -13,11 +13,16 @@ from accounts.errors import Conflict, NotFound
 from accounts.models import AuditEvent, Invitation, Membership, User, Workspace
 from accounts.permissions import Role
 from accounts.services import workspace_delete
-from apikeys.models import ApiKey, Environment, UsageDailyRollup, UsageRecord
-from apikeys.services import api_key_create
-from apikeys.verification import verify
-from privacy import deletion as deletion_module
-from privacy.deletion import (
+from apikeys.keys.models import ApiKey
+from apikeys.keys.services import api_key_create
+from apikeys.keys.tokens import Environment
+from apikeys.keys.verification import verify
+from apikeys.usage.models import UsageDailyRollup, UsageRecord
+from privacy.consent.models import ConsentRecord
+from privacy.data_use.models import PrivacySettings
+from privacy.deletion import services as deletion_module
+from privacy.deletion.models import DeletionKind, DeletionRequest, DeletionStatus
+from privacy.deletion.services import (
     DeletionAction,
     account_deletion_cancel,
     account_deletion_cancel_by_token,
@@ -29,8 +34,6 @@ from privacy.deletion import (
     deletion_run,
     deletion_sweep,
 )
-from privacy.models import ConsentRecord, DeletionRequest, PrivacySettings
-from privacy.models.deletion import DeletionKind, DeletionStatus
 from tests.factories import UserFactory, WorkspaceFactory, add_member, api_key_row, usage_rows_load
 
 pytestmark = pytest.mark.django_db

@@ -3,9 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from privacy.deletion import account_deletion_request, deletion_cancel_token
-from privacy.models import DeletionRequest
-from privacy.models.deletion import DeletionStatus
+from privacy.deletion.models import DeletionRequest, DeletionStatus
+from privacy.deletion.services import account_deletion_request, deletion_cancel_token
 from tests.factories import DEFAULT_PASSWORD, UserFactory, WorkspaceFactory, add_member
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from apikeys.models import UsageDailyRollup, UsageRecord
-from privacy.deletion import _step_bulk, bulk_delete_window
+from apikeys.usage.models import UsageDailyRollup, UsageRecord
+from privacy.deletion.services import _step_bulk, bulk_delete_window
 from tests.factories import WorkspaceFactory, api_key_row, usage_rows_load
 
 pytestmark = pytest.mark.django_db

@@ -20,11 +20,10 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AuditEvent, User
-from apikeys.models import UsageRecord
+from apikeys.usage.models import UsageRecord
 from console.celery import app
-from privacy.deletion import DeletionAction, account_deletion_request
-from privacy.models import DeletionRequest
-from privacy.models.deletion import DeletionStatus
+from privacy.deletion.models import DeletionRequest, DeletionStatus
+from privacy.deletion.services import DeletionAction, account_deletion_request
 from tests.factories import UserFactory, WorkspaceFactory, api_key_row, usage_rows_load
 
 pytestmark = [

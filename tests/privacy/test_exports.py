@@ -9,9 +9,9 @@ from django.core import mail
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from apikeys.models import UsageRecord
-from privacy.deadlines import Jurisdiction
-from privacy.exports import (
+from apikeys.usage.models import UsageRecord
+from privacy.exports.models import DataExport, ExportStatus
+from privacy.exports.services import (
     DATASETS,
     EXCLUDED,
     export_download_url,
@@ -20,9 +20,9 @@ from privacy.exports import (
     exports_expire,
     registry_labels,
 )
-from privacy.models import DataExport, ExportStatus, PrivacyRequest
-from privacy.models.requests import RequestStatus, RequestType
-from privacy.requests import privacy_request_submit
+from privacy.requests.deadlines import Jurisdiction
+from privacy.requests.models import PrivacyRequest, RequestStatus, RequestType
+from privacy.requests.services import privacy_request_submit
 from tests.factories import UserFactory, WorkspaceFactory, api_key_row
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,9 @@ from django.utils import timezone
 from accounts.audit import audit_chain_verify
 from accounts.errors import Conflict, DomainError, NotFound
 from accounts.models import AuditEvent
-from privacy.deadlines import Jurisdiction
-from privacy.models import PrivacyRequest
-from privacy.models.requests import RequestStatus, RequestType
-from privacy.requests import (
+from privacy.requests.deadlines import Jurisdiction
+from privacy.requests.models import PrivacyRequest, RequestStatus, RequestType
+from privacy.requests.services import (
     privacy_request_cancel,
     privacy_request_complete,
     privacy_request_confirm,
@@ -36,7 +35,7 @@ def _send_mail_on_commit(monkeypatch, django_capture_on_commit_callbacks):
     The test runs inside one transaction that never commits; pytest-django's capture
     executes the captured callbacks for real at the end of each wrapped service call.
     """
-    import privacy.requests as module
+    import privacy.requests.services as module
 
     for name in dir(module):
         if name.startswith("privacy_request"):
@@ -226,7 +225,7 @@ def test_staff_verify_links_a_public_request_to_the_verified_account(user, staff
 
 
 def test_training_opt_out_request_applies_at_once_and_completes(user):
-    from privacy.models import PrivacySettings
+    from privacy.data_use.models import PrivacySettings
 
     request = _submit(user, request_type=RequestType.TRAINING_OPT_OUT)
     request.refresh_from_db()
@@ -235,7 +234,7 @@ def test_training_opt_out_request_applies_at_once_and_completes(user):
 
 
 def test_ccpa_opt_out_request_sets_do_not_sell_or_share(user):
-    from privacy.models import PrivacySettings
+    from privacy.data_use.models import PrivacySettings
 
     request = _submit(user, RequestType.CCPA_OPT_OUT, Jurisdiction.CALIFORNIA)
     request.refresh_from_db()
@@ -247,8 +246,9 @@ def test_consent_withdrawal_turns_off_cookies_marketing_and_training(user):
     import uuid
 
     from accounts.models import User
-    from privacy.models import ConsentRecord, PrivacySettings
-    from privacy.services import consent_record
+    from privacy.consent.models import ConsentRecord
+    from privacy.consent.services import consent_record
+    from privacy.data_use.models import PrivacySettings
 
     visitor = uuid.uuid4()
     consent_record(
@@ -273,8 +273,8 @@ def test_consent_withdrawal_turns_off_cookies_marketing_and_training(user):
 
 
 def test_deletion_request_schedules_the_deletion_and_follows_it(user):
-    from privacy.models import DeletionRequest
-    from privacy.requests import privacy_requests_follow_deletion
+    from privacy.deletion.models import DeletionRequest
+    from privacy.requests.services import privacy_requests_follow_deletion
 
     request = _submit(user, RequestType.DELETION)
     request.refresh_from_db()
@@ -287,8 +287,8 @@ def test_deletion_request_schedules_the_deletion_and_follows_it(user):
 
 
 def test_deletion_request_completes_when_the_deletion_job_finishes(user):
-    from privacy.deletion import deletion_run
-    from privacy.models import DeletionRequest
+    from privacy.deletion.models import DeletionRequest
+    from privacy.deletion.services import deletion_run
 
     request = _submit(user, RequestType.DELETION)
     request.refresh_from_db()
@@ -301,7 +301,7 @@ def test_deletion_request_completes_when_the_deletion_job_finishes(user):
 
 
 def test_signing_in_during_the_grace_period_offers_to_cancel(client, user):
-    from privacy.deletion import account_deletion_request
+    from privacy.deletion.services import account_deletion_request
 
     account_deletion_request(user=user)
     client.force_login(user)

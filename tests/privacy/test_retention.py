@@ -8,10 +8,10 @@ from django.utils import timezone
 
 from accounts.models import Invitation, User
 from accounts.permissions import Role
-from apikeys.models import UsageRecord
-from privacy.models import DeletionRequest, RetentionRun
-from privacy.models.retention import RetentionRunStatus
-from privacy.retention import (
+from apikeys.usage.models import UsageRecord
+from privacy.deletion.models import DeletionRequest
+from privacy.retention.models import RetentionRun, RetentionRunStatus
+from privacy.retention.services import (
     RETENTION,
     BatchStats,
     retention_overview,
@@ -174,7 +174,7 @@ def test_unverified_signups_are_deleted_after_thirty_days(django_capture_on_comm
 
 @pytest.mark.django_db
 def test_a_failing_category_is_recorded_and_the_run_goes_on(monkeypatch):
-    from privacy import retention
+    from privacy.retention import services as retention
 
     def broken(**kwargs):
         raise RuntimeError("disk on fire")

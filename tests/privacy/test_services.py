@@ -11,21 +11,23 @@ from accounts import request_context
 from accounts.errors import Conflict, DomainError, NotFound
 from accounts.models import AuditEvent
 from accounts.permissions import Role
-from apikeys.services import api_key_create
-from apikeys.verification import verify
-from privacy.consent import BANNER_TEXT_VERSION, ip_hash
-from privacy.models import ConsentRecord, PolicyVersion, PrivacySettings
-from privacy.selectors import policy_current
-from privacy.services import (
-    PrivacyAction,
-    consent_gpc_record,
-    consent_link_visitor,
-    consent_record,
+from apikeys.keys.services import api_key_create
+from apikeys.keys.verification import verify
+from privacy.consent.cookies import BANNER_TEXT_VERSION, ip_hash
+from privacy.consent.models import ConsentRecord
+from privacy.consent.services import consent_gpc_record, consent_link_visitor, consent_record
+from privacy.data_use.models import PrivacySettings
+from privacy.data_use.services import (
+    DataUseAction,
+    privacy_settings_update,
+    workspace_privacy_update,
+)
+from privacy.policies.models import PolicyVersion
+from privacy.policies.selectors import policy_current
+from privacy.policies.services import (
     policy_version_create,
     policy_version_publish,
     policy_version_update,
-    privacy_settings_update,
-    workspace_privacy_update,
 )
 from tests.factories import UserFactory, add_member
 from tests.privacy.policy_support import policies_in_force
@@ -102,7 +104,7 @@ def test_gpc_for_a_signed_in_user_sets_do_not_sell_or_share(user):
     assert record.user == user
     assert PrivacySettings.objects.get(user=user).do_not_sell_or_share is True
     assert AuditEvent.objects.filter(
-        action=PrivacyAction.SETTINGS_UPDATED, subject_user_id=user.pk
+        action=DataUseAction.SETTINGS_UPDATED, subject_user_id=user.pk
     ).exists()
 
 
@@ -135,7 +137,7 @@ def test_privacy_settings_update_audits_and_sets_marketing_through_accounts(user
     user.refresh_from_db()
     assert row.training_opt_out is True
     assert user.marketing_emails is True
-    event = AuditEvent.objects.get(action=PrivacyAction.SETTINGS_UPDATED)
+    event = AuditEvent.objects.get(action=DataUseAction.SETTINGS_UPDATED)
     assert event.metadata["changes"]["training_opt_out"] == {"from": False, "to": True}
 
 

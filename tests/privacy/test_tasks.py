@@ -8,13 +8,13 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import User
-from privacy.models import PolicyAcceptance, PolicyNotice
-from privacy.services import (
+from privacy.policies.models import PolicyAcceptance, PolicyNotice
+from privacy.policies.services import (
     policy_acknowledge,
     policy_version_create,
     policy_version_publish,
 )
-from privacy.tasks import policy_notices_dispatch
+from privacy.policies.tasks import policy_notices_dispatch
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -54,7 +54,7 @@ def test_a_material_change_emails_every_user_once_and_rerunning_sends_nothing(se
         assert PolicyNotice.objects.filter(policy_version=policy).count() == len(active)
 
         policy_notices_dispatch.delay()
-        from privacy.tasks import policy_notices_send
+        from privacy.policies.tasks import policy_notices_send
 
         policy_notices_send.delay(policy_version_id=policy.pk)
     assert len(mail.outbox) == len(active)
@@ -89,7 +89,7 @@ def test_after_the_effective_date_signed_in_users_acknowledge_and_it_is_recorded
     assert "I acknowledge the new version" not in client.get("/privacy/").content.decode()
 
     with time_machine.travel(timezone.now() + timedelta(days=30, minutes=5)):
-        from privacy.selectors import policy_current_cache_clear
+        from privacy.policies.selectors import policy_current_cache_clear
 
         policy_current_cache_clear()
         client.force_login(person)  # the earlier session has expired by now

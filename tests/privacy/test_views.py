@@ -5,9 +5,11 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.permissions import Role
-from privacy.consent import CONSENT_COOKIE, VISITOR_COOKIE
-from privacy.models import ConsentRecord, PolicyAcceptance, PrivacySettings
-from privacy.services import policy_version_create, policy_version_publish
+from privacy.consent.cookies import CONSENT_COOKIE, VISITOR_COOKIE
+from privacy.consent.models import ConsentRecord
+from privacy.data_use.models import PrivacySettings
+from privacy.policies.models import PolicyAcceptance
+from privacy.policies.services import policy_version_create, policy_version_publish
 from tests.factories import add_member
 from tests.privacy.policy_support import policies_in_force
 

@@ -2,8 +2,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from privacy.models import PrivacyRequest
-from privacy.models.requests import RequestStatus
+from privacy.requests.models import PrivacyRequest, RequestStatus
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db

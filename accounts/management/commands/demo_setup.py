@@ -42,8 +42,8 @@ INVITEE_EMAIL = "alex@example.com"
 
 # In order: sample usage is spread over the demo keys, so the keys come first.
 DEMO_SEEDERS: list[str] = [
-    "apikeys.demo.api_keys_demo_seed",
-    "apikeys.usage_demo.usage_demo_seed",
+    "apikeys.keys.demo.api_keys_demo_seed",
+    "apikeys.usage.demo.usage_demo_seed",
 ]
 
 Seeder = Callable[..., Iterable[str] | None]

@@ -1,0 +1,14 @@
+"""Where Django finds the models of the apikeys app: each feature keeps its own."""
+
+from apikeys.keys.models import ApiKey, ApiKeyQuerySet
+from apikeys.keys.tokens import Environment
+from apikeys.usage.models import Moderation, UsageDailyRollup, UsageRecord
+
+__all__ = [
+    "ApiKey",
+    "ApiKeyQuerySet",
+    "Environment",
+    "Moderation",
+    "UsageDailyRollup",
+    "UsageRecord",
+]
