@@ -3,11 +3,8 @@
 import uuid
 
 import pytest
-from django.utils import timezone
 
 from privacy.consent.services import consent_record
-from privacy.policies.models import PolicyVersion
-from privacy.policies.services import policy_version_create
 from tests.factories import UserFactory
 from tests.privacy.policy_support import policies_in_force
 from tests.support import admin_client_with_mfa
@@ -38,21 +35,3 @@ def test_staff_find_a_decision_by_visitor_id_or_by_email(staff_client):
     by_email = staff_client.get(url, {"q": "findme@"}).content.decode()
     assert "findme@example.com" in by_email and str(visitor) not in by_email
     assert staff_client.get(f"{url}add/").status_code == 403
-
-
-def test_staff_publish_a_draft_with_the_admin_action(staff_client):
-    staff = UserFactory(is_staff=True)
-    draft = policy_version_create(
-        actor=staff,
-        kind="cookie",
-        version="admin-1",
-        title="Cookie policy",
-        body_markdown="Text.",
-        effective_at=timezone.now(),
-    )
-    response = staff_client.post(
-        "/admin/privacy/policyversion/",
-        {"action": "publish", "_selected_action": [draft.pk]},
-    )
-    assert response.status_code == 302
-    assert PolicyVersion.objects.get(pk=draft.pk).published_at is not None

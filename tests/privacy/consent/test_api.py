@@ -7,7 +7,6 @@ from django.test import Client
 
 from privacy.consent.cookies import CONSENT_COOKIE, VISITOR_COOKIE
 from privacy.consent.models import ConsentRecord
-from privacy.data_use.models import PrivacySettings
 
 pytestmark = pytest.mark.django_db
 
@@ -20,42 +19,6 @@ def _csrf_client() -> tuple[Client, str]:
     client = Client(enforce_csrf_checks=True)
     client.get("/accounts/login/")
     return client, client.cookies["csrftoken"].value
-
-
-def test_settings_read_and_update(client, user):
-    client.force_login(user)
-    body = client.get(SETTINGS_URL).json()
-    assert body["training_opt_out"] is False
-    assert body["processing_restricted"] is False
-    response = client.patch(
-        SETTINGS_URL, {"training_opt_out": True}, content_type="application/json"
-    )
-    assert response.status_code == 200
-    assert response.json()["training_opt_out"] is True
-    assert PrivacySettings.objects.get(user=user).training_opt_out is True
-
-
-@pytest.mark.parametrize(
-    "payload",
-    [
-        {"processing_restricted": False},
-        {"training_opt_out": "perhaps"},
-        ["training_opt_out"],
-        {"training_opt_out": True, "unknown": 1},
-    ],
-)
-def test_bad_settings_input_is_a_400_in_the_error_format_and_changes_nothing(client, user, payload):
-    PrivacySettings.objects.create(user=user, processing_restricted=True)
-    client.force_login(user)
-    response = client.patch(SETTINGS_URL, payload, content_type="application/json")
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
-    row = PrivacySettings.objects.get(user=user)
-    assert (row.processing_restricted, row.training_opt_out) == (True, False)
-
-
-def test_settings_need_a_signed_in_user(client):
-    assert client.get(SETTINGS_URL).status_code in (401, 403)
 
 
 def test_anonymous_consent_without_csrf_token_is_refused_and_records_nothing():

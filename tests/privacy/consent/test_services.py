@@ -1,35 +1,22 @@
 """Privacy services: consent proof, GPC, linking, settings, workspace settings, policies."""
 
 import uuid
-from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
-from django.utils import timezone
 
 from accounts import request_context
-from accounts.errors import Conflict, DomainError, NotFound
+from accounts.errors import DomainError
 from accounts.models import AuditEvent
-from accounts.permissions import Role
-from apikeys.keys.services import api_key_create
-from apikeys.keys.verification import verify
 from privacy.consent.cookies import BANNER_TEXT_VERSION, ip_hash
 from privacy.consent.models import ConsentRecord
 from privacy.consent.services import consent_gpc_record, consent_link_visitor, consent_record
 from privacy.data_use.models import PrivacySettings
 from privacy.data_use.services import (
     DataUseAction,
-    privacy_settings_update,
-    workspace_privacy_update,
 )
-from privacy.policies.models import PolicyVersion
 from privacy.policies.selectors import policy_current
-from privacy.policies.services import (
-    policy_version_create,
-    policy_version_publish,
-    policy_version_update,
-)
-from tests.factories import UserFactory, add_member
+from tests.factories import UserFactory
 from tests.privacy.policy_support import policies_in_force
 
 pytestmark = pytest.mark.django_db
@@ -129,106 +116,3 @@ def test_linking_attaches_only_this_browsers_anonymous_records(user):
     assert mine.user == user
     assert theirs.user == other_user
     assert elsewhere.user is None
-
-
-def test_privacy_settings_update_audits_and_sets_marketing_through_accounts(user):
-    privacy_settings_update(user=user, training_opt_out=True, marketing_emails=True)
-    row = PrivacySettings.objects.get(user=user)
-    user.refresh_from_db()
-    assert row.training_opt_out is True
-    assert user.marketing_emails is True
-    event = AuditEvent.objects.get(action=DataUseAction.SETTINGS_UPDATED)
-    assert event.metadata["changes"]["training_opt_out"] == {"from": False, "to": True}
-
-
-def test_privacy_settings_update_refuses_non_booleans(user):
-    with pytest.raises(DomainError):
-        privacy_settings_update(user=user, training_opt_out="yes")
-    assert not PrivacySettings.objects.filter(user=user, training_opt_out=True).exists()
-
-
-def test_workspace_privacy_is_for_admins_and_owners_only(workspace):
-    developer = add_member(workspace, Role.DEVELOPER).user
-    with pytest.raises(NotFound):
-        workspace_privacy_update(workspace=workspace, actor=developer, zero_data_retention=True)
-    workspace.refresh_from_db()
-    assert workspace.zero_data_retention is False
-
-
-def test_workspace_usage_retention_outside_30_to_90_changes_nothing(workspace, user):
-    with pytest.raises(DomainError):
-        workspace_privacy_update(
-            workspace=workspace, actor=user, usage_retention_days=20, zero_data_retention=True
-        )
-    workspace.refresh_from_db()
-    assert (workspace.usage_retention_days, workspace.zero_data_retention) == (30, False)
-
-
-def _draft(actor, *, material=False, days_ahead=0, kind="privacy", label="v2"):
-    return policy_version_create(
-        actor=actor,
-        kind=kind,
-        version=label,
-        title="Privacy policy",
-        body_markdown="## Changed\n\nNew text.",
-        summary_of_changes="We changed things.",
-        material_change=material,
-        effective_at=timezone.now() + timedelta(days=days_ahead),
-    )
-
-
-def test_a_material_change_needs_the_notice_period(user, settings):
-    settings.POLICY_NOTICE_DAYS = 30
-    draft = _draft(user, material=True, days_ahead=10)
-    with pytest.raises(DomainError):
-        policy_version_publish(policy_version=draft, actor=user)
-    draft.refresh_from_db()
-    assert draft.published_at is None
-
-
-def test_a_published_version_is_frozen(user):
-    draft = _draft(user)
-    published = policy_version_publish(policy_version=draft, actor=user)
-    with pytest.raises(Conflict):
-        policy_version_update(policy_version=published, actor=user, title="Edited")
-    assert PolicyVersion.objects.get(pk=draft.pk).title == "Privacy policy"
-
-
-def test_publishing_renders_markdown_without_raw_html(user):
-    draft = policy_version_create(
-        actor=user,
-        kind="cookie",
-        version="v9",
-        title="Cookie policy",
-        body_markdown="## Heading\n\n<script>alert(1)</script>[x](javascript:alert(1))",
-        effective_at=timezone.now(),
-    )
-    published = policy_version_publish(policy_version=draft, actor=user)
-    assert "<h2>Heading</h2>" in published.body_html
-    assert "<script" not in published.body_html
-    assert "javascript:" not in published.body_html
-    assert policy_current(kind="cookie") == published
-
-
-@pytest.mark.django_db(transaction=True)
-def test_verify_reflects_a_training_opt_out_made_a_moment_before(workspace, user):
-    _key, full_key = api_key_create(
-        workspace=workspace,
-        actor=user,
-        name="Gateway test",
-        environment="development",
-        scopes=["inference"],
-    )
-    assert verify(full_key).data_handling["training_opt_out"] is False
-    privacy_settings_update(user=user, training_opt_out=True)
-    assert verify(full_key).data_handling["training_opt_out"] is True
-
-
-@pytest.mark.django_db(transaction=True)
-def test_verify_reflects_workspace_zero_data_retention_at_once(workspace, user):
-    _key, full_key = api_key_create(
-        workspace=workspace, actor=user, name="k", environment="development", scopes=["inference"]
-    )
-    assert verify(full_key).data_handling["zero_data_retention"] is False
-    workspace_privacy_update(workspace=workspace, actor=user, zero_data_retention=True)
-    assert verify(full_key).data_handling["zero_data_retention"] is True
