@@ -231,20 +231,28 @@ def test_password_change_needs_the_current_password(signed_in, user):
     assert user.check_password(DEFAULT_PASSWORD)
 
 
-def test_password_change_sends_a_notice(signed_in, user):
-    signed_in.post(
-        reverse("account_change_password"),
-        {"oldpassword": DEFAULT_PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
-    )
+def test_password_change_sends_a_notice(signed_in, user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in.post(
+            reverse("account_change_password"),
+            {
+                "oldpassword": DEFAULT_PASSWORD,
+                "password1": NEW_PASSWORD,
+                "password2": NEW_PASSWORD,
+            },
+        )
     user.refresh_from_db()
     assert user.check_password(NEW_PASSWORD)
     assert [m.to for m in mail.outbox] == [[user.email]]
     assert "password" in mail.outbox[0].subject.lower()
 
 
-def test_password_reset_answers_the_same_for_known_and_unknown_addresses(client, user):
-    known = client.post(reverse("account_reset_password"), {"email": user.email})
-    unknown = client.post(reverse("account_reset_password"), {"email": "ghost@example.com"})
+def test_password_reset_answers_the_same_for_known_and_unknown_addresses(
+    client, user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        known = client.post(reverse("account_reset_password"), {"email": user.email})
+        unknown = client.post(reverse("account_reset_password"), {"email": "ghost@example.com"})
     assert known.status_code == unknown.status_code == 302
     assert known["Location"] == unknown["Location"]
     done_known = _without_csrf(client.get(known["Location"]).content.decode())
@@ -296,10 +304,13 @@ def test_email_change_needs_reauthentication(client, user):
     assert not EmailAddress.objects.filter(email="new@example.com").exists()
 
 
-def test_new_email_takes_effect_only_once_verified(signed_in, user):
+def test_new_email_takes_effect_only_once_verified(
+    signed_in, user, django_capture_on_commit_callbacks
+):
     signed_in.post(reverse("account_reauthenticate"), {"password": DEFAULT_PASSWORD})
     old = user.email
-    signed_in.post(reverse("account_email"), {"email": "new@example.com", "action_add": ""})
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in.post(reverse("account_email"), {"email": "new@example.com", "action_add": ""})
     user.refresh_from_db()
     assert user.email == old
     assert not EmailAddress.objects.get(email="new@example.com").verified
