@@ -126,7 +126,9 @@ def test_profile_shows_the_email_with_a_link_to_email_management(signed_in, user
     assert f'href="{reverse("account_email")}"' in body
 
 
-@pytest.mark.parametrize("name", ["   ", "x" * 151])
+@pytest.mark.parametrize(
+    "name", ["   ", "x" * 151, "Grace\tHopper", "Grace\r\nHopper", "Grace \u202eeppoH"]
+)
 def test_profile_refuses_a_bad_name_and_changes_nothing(signed_in, user, name):
     before = user.name
     response = signed_in.post(reverse("profile"), {"name": name})
@@ -404,3 +406,37 @@ def test_signed_in_allauth_pages_use_our_layout_without_inline_code(signed_in, u
         body = response.content.decode()
         assert 'class="tabs"' in body or 'class="card auth-card"' in body, name
         _assert_csp_clean(body, name)
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("New@\uff45xample.COM", "new@example.com"), ("new@xn--bcher-kva.de", "new@b\u00fccher.de")],
+)
+def test_a_new_email_address_is_stored_in_its_one_spelling(
+    signed_in, user, django_capture_on_commit_callbacks, typed, stored
+):
+    signed_in.post(reverse("account_reauthenticate"), {"password": DEFAULT_PASSWORD})
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in.post(reverse("account_email"), {"email": typed, "action_add": ""})
+    assert EmailAddress.objects.filter(user=user, email=stored, verified=False).exists()
+    assert mail.outbox[-1].to == [stored]
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ('"new"@example.com', "quotation marks"),
+        ("new@ex\u0430mple.com", "mixes letters from different alphabets"),
+    ],
+)
+def test_changing_to_a_quoted_or_mixed_script_address_is_refused(
+    signed_in, user, django_capture_on_commit_callbacks, typed, message
+):
+    signed_in.post(reverse("account_reauthenticate"), {"password": DEFAULT_PASSWORD})
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = signed_in.post(reverse("account_email"), {"email": typed, "action_add": ""})
+    assert message in response.context["form"].errors["email"][0]
+    assert list(EmailAddress.objects.filter(user=user).values_list("email", flat=True)) == [
+        user.email
+    ]
+    assert callbacks == []
