@@ -2,10 +2,45 @@
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.usersessions.adapter import DefaultUserSessionsAdapter
+from django import forms
+from django.core.exceptions import ValidationError
+
+from accounts.emails import email_enqueue_rendered
+from accounts.validators import email_normalise
 
 
 class AccountAdapter(DefaultAccountAdapter):
     """Sign-up finishes through `SignupDetailsForm.signup` → `user_signup_complete`."""
+
+    def clean_email(self, email: str) -> str:
+        """Return the one spelling of the address, so one mailbox can hold one account.
+
+        allauth calls this wherever an address comes in (sign-up, adding or changing an
+        address, password reset) before it checks whether the address is taken.
+        """
+        email = super().clean_email(email)
+        try:
+            return email_normalise(email)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages[0], code=exc.code) from None
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """Render now and send once the transaction commits, like the console's own mail.
+
+        A sign-up that rolls back therefore sends no confirmation for an account that
+        does not exist.
+        """
+        message = self._render_for_send(template_prefix, email, context)
+        email_enqueue_rendered(to=list(message.to), subject=message.subject, body=message.body)
+
+    def _render_for_send(self, template_prefix: str, email: str, context: dict):
+        from allauth.core import context as allauth_context
+        from django.contrib.sites.shortcuts import get_current_site
+
+        request = allauth_context.request
+        ctx = {"request": request, "email": email, "current_site": get_current_site(request)}
+        ctx.update(context)
+        return self.render_mail(template_prefix, email, ctx)
 
 
 class UserSessionsAdapter(DefaultUserSessionsAdapter):

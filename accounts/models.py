@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.fields import EncryptedTextField
 from accounts.permissions import Role
+from accounts.validators import email_normalise
 
 
 class UserManager(BaseUserManager):
@@ -20,7 +21,9 @@ class UserManager(BaseUserManager):
     def _create_user(self, email, password, **extra_fields):
         if not email:
             raise ValueError("An email address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        # The same spelling sign-up uses, so `createsuperuser` cannot make a second
+        # account for a mailbox either.
+        user = self.model(email=email_normalise(email), **extra_fields)
         user.set_password(password)
         user.save(using=self._db)
         return user

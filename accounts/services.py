@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,15 +17,41 @@ from accounts.emails import email_enqueue
 from accounts.errors import Conflict, DomainError, Forbidden, NotFound
 from accounts.models import Invitation, Membership, User, Workspace
 from accounts.permissions import Perm, Role, role_can_assign, role_has_permission
+from accounts.validators import NAME_UNSAFE_MESSAGE, email_normalise, text_has_unsafe_chars
+
+USER_NAME_MAX_LENGTH = 150
+WORKSPACE_NAME_MAX_LENGTH = 100
+PERSONAL_WORKSPACE_SUFFIX = "'s workspace"
 
 # ---------------------------------------------------------------------------- users
 
 
+def _clean_user_name(name, *, required: bool) -> str:
+    name = name.strip() if isinstance(name, str) else ""
+    if required and not name:
+        raise DomainError("Enter your name.", fields={"name": ["This field is required."]})
+    if len(name) > USER_NAME_MAX_LENGTH:
+        raise DomainError(
+            "Name is too long.", fields={"name": [f"At most {USER_NAME_MAX_LENGTH} characters."]}
+        )
+    _refuse_unsafe_name(name)
+    return name
+
+
+def _refuse_unsafe_name(name: str) -> None:
+    # Names go into email subjects, CSV files and logs, where these characters break
+    # lines or reorder what the reader sees.
+    if text_has_unsafe_chars(name):
+        raise DomainError(
+            "Name contains characters that are not allowed.",
+            code="unsafe_characters",
+            fields={"name": [NAME_UNSAFE_MESSAGE]},
+        )
+
+
 @transaction.atomic
 def user_profile_update(*, user: User, name: str) -> User:
-    name = name.strip()
-    if len(name) > 150:
-        raise DomainError("Name is too long.", fields={"name": ["At most 150 characters."]})
+    name = _clean_user_name(name, required=False)
     if name != user.name:
         user.name = name
         user.save(update_fields=["name"])
@@ -98,14 +123,26 @@ def _clean_workspace_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
         raise DomainError("A workspace needs a name.", fields={"name": ["This field is required."]})
-    if len(name) > 100:
-        raise DomainError("Name is too long.", fields={"name": ["At most 100 characters."]})
-    # Names go into email subjects and CSV files, where control characters break things.
-    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+    if len(name) > WORKSPACE_NAME_MAX_LENGTH:
         raise DomainError(
-            "Name contains control characters.", fields={"name": ["No control characters."]}
+            "Name is too long.",
+            fields={"name": [f"At most {WORKSPACE_NAME_MAX_LENGTH} characters."]},
         )
+    _refuse_unsafe_name(name)
     return name
+
+
+def workspace_personal_name(*, user_name: str) -> str:
+    """Return the name of a person's own workspace: "Ada's workspace".
+
+    The first word is shortened when needed, so any valid person's name gives a valid
+    workspace name.
+    """
+    first = user_name.strip().split(" ")[0] if user_name.strip() else "My"
+    room = WORKSPACE_NAME_MAX_LENGTH - len(PERSONAL_WORKSPACE_SUFFIX)
+    if len(first) > room:
+        first = first[: room - 1].rstrip() + "…"
+    return f"{first}{PERSONAL_WORKSPACE_SUFFIX}"
 
 
 @transaction.atomic
@@ -364,12 +401,11 @@ def invitation_create(
 ) -> tuple[Invitation, str]:
     """Invite `email`; return the invitation and the one-time token (emailed, not stored)."""
     mine = _require(workspace, actor, Perm.INVITATIONS_MANAGE)
-    email = User.objects.normalize_email(email or "").strip().lower()
     try:
-        validate_email(email)
-    except ValidationError:
+        email = email_normalise(email)
+    except ValidationError as exc:
         raise DomainError(
-            "Enter a valid email address.", fields={"email": ["Invalid email."]}
+            exc.messages[0], code="invalid_email", fields={"email": exc.messages}
         ) from None
     if role not in Role.values:
         raise DomainError("Unknown role.", fields={"role": ["Not a valid role."]})
@@ -547,10 +583,15 @@ def _user_has_verified_email(user: User, email: str) -> bool:
 
 @transaction.atomic
 def user_signup_complete(*, user: User, name: str) -> Workspace:
-    """Finish sign-up: record the name and age confirmation, create the personal workspace."""
-    user.name = name.strip()[:150]
+    """Finish sign-up: record the name and age confirmation, create the personal workspace.
+
+    The name is checked before anything is written. allauth saves the user and its
+    address before calling this; the sign-up view holds all of it in one transaction.
+    """
+    name = _clean_user_name(name, required=True)
+    workspace_name = workspace_personal_name(user_name=name)
+    user.name = name
     user.age_confirmed_at = timezone.now()
     user.save(update_fields=["name", "age_confirmed_at"])
     audit_record(action=Action.SIGNUP, actor=user)
-    first = user.get_short_name()
-    return workspace_create(user=user, name=f"{first}'s workspace", is_personal=True)
+    return workspace_create(user=user, name=workspace_name, is_personal=True)

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 import apikeys.urls
 import privacy.urls
+from accounts.views.signup import signup
 from console import health
 
 api_v1 = [
@@ -20,6 +21,8 @@ handler404 = "accounts.rest.page_not_found"
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # Before allauth's own URLs: the same sign-up page, in one transaction.
+    path("accounts/signup/", signup, name="account_signup"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

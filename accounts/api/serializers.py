@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from accounts.audit import Action
 from accounts.permissions import Role
+from accounts.validators import email_normalise, validate_name
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -51,7 +52,9 @@ class MeOutputSerializer(serializers.Serializer):
 
 
 class MeUpdateInputSerializer(StrictInputSerializer):
-    name = serializers.CharField(max_length=150, allow_blank=True, trim_whitespace=True)
+    name = serializers.CharField(
+        max_length=150, allow_blank=True, trim_whitespace=True, validators=[validate_name]
+    )
 
 
 # ---------------------------------------------------------------------------- workspaces
@@ -70,11 +73,11 @@ class WorkspaceOutputSerializer(serializers.Serializer):
 
 
 class WorkspaceCreateInputSerializer(StrictInputSerializer):
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=100, validators=[validate_name])
 
 
 class WorkspaceUpdateInputSerializer(StrictInputSerializer):
-    name = serializers.CharField(max_length=100, required=False)
+    name = serializers.CharField(max_length=100, required=False, validators=[validate_name])
     usage_retention_days = serializers.IntegerField(min_value=30, max_value=90, required=False)
     zero_data_retention = serializers.BooleanField(required=False)
     training_opt_out = serializers.BooleanField(required=False)
@@ -128,8 +131,15 @@ class InvitationOutputSerializer(serializers.Serializer):
 
 
 class InvitationCreateInputSerializer(StrictInputSerializer):
-    email = serializers.EmailField(max_length=254)
+    email = serializers.EmailField(
+        max_length=254,
+        help_text="Normalised before use: the domain through IDNA and lower case. "
+        "Quoted local parts and domains mixing alphabets are refused.",
+    )
     role = serializers.ChoiceField(choices=Role.choices)
+
+    def validate_email(self, value: str) -> str:
+        return email_normalise(value)
 
 
 # ---------------------------------------------------------------------------- audit events

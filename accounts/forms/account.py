@@ -2,12 +2,15 @@
 
 from django import forms
 
+from accounts.validators import validate_name
+
 
 class SignupDetailsForm(forms.Form):
     """Extra sign-up fields; allauth calls `signup(request, user)` after creating the user.
 
-    The age confirmation is required, so an unticked box fails validation before allauth
-    creates anything.
+    Every field is checked here, before allauth writes anything: the age confirmation
+    is required, and the name is one that the personal workspace can be named after.
+    allauth runs the whole sign-up in one transaction (`accounts.views.signup`).
     """
 
     field_order = ["name", "email", "password1", "password2", "age_confirmed"]
@@ -15,6 +18,7 @@ class SignupDetailsForm(forms.Form):
     name = forms.CharField(
         max_length=150,
         label="Full name",
+        validators=[validate_name],
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     age_confirmed = forms.BooleanField(
@@ -39,6 +43,7 @@ class ProfileForm(forms.Form):
     name = forms.CharField(
         max_length=150,
         label="Full name",
+        validators=[validate_name],
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
 

@@ -7,14 +7,19 @@ from django import forms
 
 from accounts.audit import Action
 from accounts.permissions import Role
+from accounts.validators import email_normalise, validate_name
 
 
 class WorkspaceCreateForm(forms.Form):
-    name = forms.CharField(label="Workspace name", max_length=100, strip=True)
+    name = forms.CharField(
+        label="Workspace name", max_length=100, strip=True, validators=[validate_name]
+    )
 
 
 class WorkspaceRenameForm(forms.Form):
-    name = forms.CharField(label="Workspace name", max_length=100, strip=True)
+    name = forms.CharField(
+        label="Workspace name", max_length=100, strip=True, validators=[validate_name]
+    )
 
 
 class WorkspaceSettingsForm(forms.Form):
@@ -79,6 +84,9 @@ class WorkspaceDeleteForm(forms.Form):
 class InvitationCreateForm(forms.Form):
     email = forms.EmailField(label="Email address", max_length=254)
     role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.DEVELOPER)
+
+    def clean_email(self) -> str:
+        return email_normalise(self.cleaned_data["email"])
 
 
 class MembershipRoleForm(forms.Form):

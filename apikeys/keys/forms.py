@@ -7,6 +7,7 @@ from datetime import datetime, time
 from django import forms
 from django.utils import timezone
 
+from accounts.validators import validate_name
 from apikeys.keys.scopes import DEFAULT_SCOPES, SCOPE_CHOICES
 from apikeys.keys.selectors import STATUSES
 from apikeys.keys.services import GRACE_PERIODS, LIMIT_MAX
@@ -28,7 +29,7 @@ def _limit_field(label: str, help_text: str, maximum: int = LIMIT_MAX) -> forms.
 
 
 class ApiKeySettingsForm(forms.Form):
-    name = forms.CharField(max_length=100)
+    name = forms.CharField(max_length=100, validators=[validate_name])
     scopes = forms.MultipleChoiceField(
         choices=SCOPE_CHOICES,
         widget=forms.CheckboxSelectMultiple,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.validators import validate_name
 from apikeys.keys.scopes import ALL_SCOPES
 from apikeys.keys.services import GRACE_PERIODS, LIMIT_MAX, MAX_ALLOWED_IPS
 from apikeys.keys.tokens import Environment
@@ -22,7 +23,7 @@ def _limit(maximum: int = LIMIT_MAX, help_text: str = "") -> serializers.Integer
 
 
 class _KeySettingsInput(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=100, validators=[validate_name])
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=list(ALL_SCOPES)),
         allow_empty=False,

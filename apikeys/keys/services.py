@@ -14,11 +14,11 @@ from accounts.emails import email_enqueue
 from accounts.errors import DomainError, Forbidden, NotFound
 from accounts.models import Membership, User, Workspace
 from accounts.permissions import Perm, Role, role_has_permission
-from apikeys.keys import tokens as keys
-from apikeys.keys import verification
+from accounts.validators import NAME_UNSAFE_MESSAGE, text_has_unsafe_chars
 from apikeys.keys.models import ApiKey
 from apikeys.keys.scopes import scopes_normalise
-from apikeys.keys.tokens import Environment
+from apikeys.keys.tokens import Environment, verification
+from apikeys.keys.tokens import tokens as keys
 
 GRACE_PERIODS = {
     "none": timedelta(0),
@@ -91,6 +91,10 @@ def _clean_name(name) -> str:
         raise DomainError("A key needs a name.", fields={"name": ["This field is required."]})
     if len(name) > 100:
         raise DomainError("Name is too long.", fields={"name": ["At most 100 characters."]})
+    if text_has_unsafe_chars(name):
+        raise DomainError(
+            "Name contains characters that are not allowed.", fields={"name": [NAME_UNSAFE_MESSAGE]}
+        )
     return name
 
 

@@ -539,3 +539,81 @@ def test_schema_lists_every_endpoint(api):
         "/api/v1/workspaces/{workspace_id}/audit-events/",
     ):
         assert expected in paths
+
+
+# ---------------------------------------------------------------------------- hostile names
+
+UNSAFE_NAMES = ["Team\tOne", "Team\nBcc: x@example.com", "Team \u202eenO", "Team \u2067One\u2069"]
+
+
+@pytest.mark.parametrize("name", UNSAFE_NAMES)
+def test_a_workspace_name_with_control_or_direction_characters_is_400(api, user, name):
+    before = Workspace.objects.count()
+    error = assert_error(api.post("/api/v1/workspaces/", {"name": name}, format="json"), 400)
+    assert "no line breaks, tabs" in error["fields"]["name"][0]
+    assert Workspace.objects.count() == before
+
+
+@pytest.mark.parametrize("name", UNSAFE_NAMES)
+def test_renaming_a_workspace_to_an_unsafe_name_is_400_and_changes_nothing(api, workspace, name):
+    error = assert_error(api.patch(ws_url(workspace), {"name": name}, format="json"), 400)
+    assert "name" in error["fields"]
+    workspace.refresh_from_db()
+    assert "\t" not in workspace.name and "\u202e" not in workspace.name
+
+
+@pytest.mark.parametrize("name", UNSAFE_NAMES)
+def test_me_patch_with_an_unsafe_name_is_400_and_changes_nothing(api, user, name):
+    old = user.name
+    error = assert_error(api.patch("/api/v1/me/", {"name": name}, format="json"), 400)
+    assert "name" in error["fields"]
+    user.refresh_from_db()
+    assert user.name == old
+
+
+# ---------------------------------------------------------------------------- invitation addresses
+
+
+def test_an_invitation_address_is_stored_in_its_one_spelling(api, workspace):
+    response = api.post(
+        ws_url(workspace, "invitations/"),
+        {"email": "Bob@\uff45xample.COM", "role": "developer"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["email"] == "bob@example.com"
+    assert Invitation.objects.get().email == "bob@example.com"
+
+
+def test_inviting_another_spelling_of_a_pending_address_is_409(api, workspace):
+    invitation_create(
+        workspace=workspace,
+        actor=workspace.memberships.get().user,
+        email="bob@example.com",
+        role="developer",
+    )
+    response = api.post(
+        ws_url(workspace, "invitations/"),
+        {"email": "BOB@\uff45xample.com", "role": "developer"},
+        format="json",
+    )
+    assert_error(response, 409, "already_invited")
+    assert Invitation.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ('"bob"@example.com', "quotation marks"),
+        ("bob@ex\u0430mple.com", "mixes letters from different alphabets"),
+    ],
+)
+def test_inviting_a_quoted_or_mixed_script_address_is_400_and_creates_nothing(
+    api, workspace, email, message
+):
+    response = api.post(
+        ws_url(workspace, "invitations/"), {"email": email, "role": "developer"}, format="json"
+    )
+    error = assert_error(response, 400)
+    assert message in error["fields"]["email"][0]
+    assert not Invitation.objects.exists()

@@ -112,8 +112,9 @@ def test_password_change_records_an_event(client, user):
     assert events(Action.PASSWORD_CHANGED, subject_user_id=user.pk).count() == 1
 
 
-def test_password_reset_records_an_event(client, user):
-    client.post(reverse("account_reset_password"), {"email": user.email})
+def test_password_reset_records_an_event(client, user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("account_reset_password"), {"email": user.email})
     link = re.search(r"http://testserver(/accounts/password/reset/key/\S+/)", mail.outbox[0].body)
     form_url = client.get(link.group(1))["Location"]
     response = client.post(form_url, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
@@ -123,10 +124,15 @@ def test_password_reset_records_an_event(client, user):
     assert user.check_password(NEW_PASSWORD)
 
 
-def test_email_change_records_added_confirmed_and_changed_without_the_addresses(client, user):
+def test_email_change_records_added_confirmed_and_changed_without_the_addresses(
+    client, user, django_capture_on_commit_callbacks
+):
     sign_in(client, user)
     reauthenticate(client)
-    client.post(reverse("account_email"), {"email": "new-address@example.com", "action_add": ""})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("account_email"), {"email": "new-address@example.com", "action_add": ""}
+        )
     added = events(Action.EMAIL_ADDED, subject_user_id=user.pk).get()
     link = re.search(r"http://testserver(/accounts/confirm-email/\S+/)", mail.outbox[-1].body)
     client.post(link.group(1))

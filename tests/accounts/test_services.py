@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.audit import Action
 from accounts.errors import Conflict, DomainError, Forbidden, NotFound
-from accounts.models import AuditEvent, Invitation, Membership
+from accounts.models import AuditEvent, Invitation, Membership, User
 from accounts.permissions import Role
 from accounts.services import (
     invitation_accept,
@@ -20,8 +20,11 @@ from accounts.services import (
     invitation_token_hash,
     membership_change_role,
     membership_remove,
+    user_profile_update,
+    user_signup_complete,
     workspace_create,
     workspace_delete,
+    workspace_personal_name,
     workspace_rename,
     workspace_settings_update,
     workspace_transfer_ownership,
@@ -398,3 +401,93 @@ def test_invitation_to_a_deleted_workspace_cannot_be_accepted(workspace, user):
         invitation_accept(token=token, user=invitee)
     with pytest.raises(NotFound):
         invitation_accept_for_user(invitation_id=invitation.pk, user=invitee)
+
+
+# ---------------------------------------------------------------------------- names and addresses
+
+
+@pytest.mark.parametrize(
+    "name", ["Team\u202eenO", "Team\u2066One\u2069", "Team\u2028One", "A\x85B"]
+)
+def test_create_refuses_direction_and_separator_characters(user, name):
+    with pytest.raises(DomainError) as caught:
+        workspace_create(user=user, name=name)
+    assert caught.value.code == "unsafe_characters"
+    assert not Membership.objects.filter(user=user).exists()
+
+
+@pytest.mark.parametrize("name", ["Ada\tLovelace", "Ada\nLovelace", "Ada \u202eecalevoL"])
+def test_profile_update_refuses_unsafe_names_and_changes_nothing(user, name):
+    old = user.name
+    with pytest.raises(DomainError):
+        user_profile_update(user=user, name=name)
+    user.refresh_from_db()
+    assert user.name == old
+    assert not AuditEvent.objects.filter(action=Action.PROFILE_UPDATED).exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Ada Lovelace", "Ada's workspace"),
+        ("A" * 88, "A" * 88 + "'s workspace"),
+        ("A" * 150, "A" * 87 + "…'s workspace"),
+    ],
+)
+def test_the_personal_workspace_name_always_fits(name, expected):
+    result = workspace_personal_name(user_name=name)
+    assert result == expected
+    assert len(result) <= 100
+
+
+def test_signup_complete_with_a_long_single_word_name_makes_a_valid_workspace():
+    user = UserFactory(name="")
+    workspace = user_signup_complete(user=user, name="B" * 150)
+    user.refresh_from_db()
+    assert user.name == "B" * 150
+    assert user.age_confirmed_at is not None
+    assert workspace.is_personal and len(workspace.name) == 100
+
+
+@pytest.mark.parametrize("name", ["Ada\tLovelace", "", "   ", "x" * 151])
+def test_signup_complete_checks_the_name_before_writing_anything(name):
+    user = UserFactory(name="")
+    with pytest.raises(DomainError):
+        user_signup_complete(user=user, name=name)
+    user.refresh_from_db()
+    assert user.name == "" and user.age_confirmed_at is None
+    assert not Membership.objects.filter(user=user).exists()
+    assert not AuditEvent.objects.filter(action=Action.SIGNUP).exists()
+
+
+def test_invitation_address_is_normalised(workspace, user):
+    invitation, _ = invitation_create(
+        workspace=workspace, actor=user, email=" Bob@\uff25xample.com ", role=Role.DEVELOPER
+    )
+    assert invitation.email == "bob@example.com"
+    with pytest.raises(Conflict):
+        invitation_create(
+            workspace=workspace, actor=user, email="BOB@example.com", role=Role.DEVELOPER
+        )
+
+
+@pytest.mark.parametrize("email", ['"bob"@example.com', "bob@ex\u0430mple.com", None, 42])
+def test_invitation_refuses_quoted_mixed_script_and_non_text_addresses(workspace, user, email):
+    with pytest.raises(DomainError) as caught:
+        invitation_create(workspace=workspace, actor=user, email=email, role=Role.DEVELOPER)
+    assert caught.value.fields["email"]
+    assert not Invitation.objects.exists()
+
+
+def test_an_existing_member_under_another_spelling_cannot_be_invited(workspace, user):
+    member = add_member(workspace, Role.VIEWER, user=UserFactory(email="carol@example.com"))
+    with pytest.raises(Conflict):
+        invitation_create(
+            workspace=workspace, actor=user, email="Carol@\uff45xample.com", role=Role.VIEWER
+        )
+    assert member.user.email == "carol@example.com"
+
+
+def test_the_user_manager_stores_the_normalised_address():
+    user = User.objects.create_user("Dave@\uff45xample.COM", password="x" * 20)
+    assert user.email == "dave@example.com"

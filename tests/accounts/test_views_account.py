@@ -126,7 +126,9 @@ def test_profile_shows_the_email_with_a_link_to_email_management(signed_in, user
     assert f'href="{reverse("account_email")}"' in body
 
 
-@pytest.mark.parametrize("name", ["   ", "x" * 151])
+@pytest.mark.parametrize(
+    "name", ["   ", "x" * 151, "Grace\tHopper", "Grace\r\nHopper", "Grace \u202eeppoH"]
+)
 def test_profile_refuses_a_bad_name_and_changes_nothing(signed_in, user, name):
     before = user.name
     response = signed_in.post(reverse("profile"), {"name": name})
@@ -231,20 +233,28 @@ def test_password_change_needs_the_current_password(signed_in, user):
     assert user.check_password(DEFAULT_PASSWORD)
 
 
-def test_password_change_sends_a_notice(signed_in, user):
-    signed_in.post(
-        reverse("account_change_password"),
-        {"oldpassword": DEFAULT_PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
-    )
+def test_password_change_sends_a_notice(signed_in, user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in.post(
+            reverse("account_change_password"),
+            {
+                "oldpassword": DEFAULT_PASSWORD,
+                "password1": NEW_PASSWORD,
+                "password2": NEW_PASSWORD,
+            },
+        )
     user.refresh_from_db()
     assert user.check_password(NEW_PASSWORD)
     assert [m.to for m in mail.outbox] == [[user.email]]
     assert "password" in mail.outbox[0].subject.lower()
 
 
-def test_password_reset_answers_the_same_for_known_and_unknown_addresses(client, user):
-    known = client.post(reverse("account_reset_password"), {"email": user.email})
-    unknown = client.post(reverse("account_reset_password"), {"email": "ghost@example.com"})
+def test_password_reset_answers_the_same_for_known_and_unknown_addresses(
+    client, user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        known = client.post(reverse("account_reset_password"), {"email": user.email})
+        unknown = client.post(reverse("account_reset_password"), {"email": "ghost@example.com"})
     assert known.status_code == unknown.status_code == 302
     assert known["Location"] == unknown["Location"]
     done_known = _without_csrf(client.get(known["Location"]).content.decode())
@@ -296,10 +306,13 @@ def test_email_change_needs_reauthentication(client, user):
     assert not EmailAddress.objects.filter(email="new@example.com").exists()
 
 
-def test_new_email_takes_effect_only_once_verified(signed_in, user):
+def test_new_email_takes_effect_only_once_verified(
+    signed_in, user, django_capture_on_commit_callbacks
+):
     signed_in.post(reverse("account_reauthenticate"), {"password": DEFAULT_PASSWORD})
     old = user.email
-    signed_in.post(reverse("account_email"), {"email": "new@example.com", "action_add": ""})
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in.post(reverse("account_email"), {"email": "new@example.com", "action_add": ""})
     user.refresh_from_db()
     assert user.email == old
     assert not EmailAddress.objects.get(email="new@example.com").verified
@@ -393,3 +406,37 @@ def test_signed_in_allauth_pages_use_our_layout_without_inline_code(signed_in, u
         body = response.content.decode()
         assert 'class="tabs"' in body or 'class="card auth-card"' in body, name
         _assert_csp_clean(body, name)
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("New@\uff45xample.COM", "new@example.com"), ("new@xn--bcher-kva.de", "new@b\u00fccher.de")],
+)
+def test_a_new_email_address_is_stored_in_its_one_spelling(
+    signed_in, user, django_capture_on_commit_callbacks, typed, stored
+):
+    signed_in.post(reverse("account_reauthenticate"), {"password": DEFAULT_PASSWORD})
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in.post(reverse("account_email"), {"email": typed, "action_add": ""})
+    assert EmailAddress.objects.filter(user=user, email=stored, verified=False).exists()
+    assert mail.outbox[-1].to == [stored]
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ('"new"@example.com', "quotation marks"),
+        ("new@ex\u0430mple.com", "mixes letters from different alphabets"),
+    ],
+)
+def test_changing_to_a_quoted_or_mixed_script_address_is_refused(
+    signed_in, user, django_capture_on_commit_callbacks, typed, message
+):
+    signed_in.post(reverse("account_reauthenticate"), {"password": DEFAULT_PASSWORD})
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = signed_in.post(reverse("account_email"), {"email": typed, "action_add": ""})
+    assert message in response.context["form"].errors["email"][0]
+    assert list(EmailAddress.objects.filter(user=user).values_list("email", flat=True)) == [
+        user.email
+    ]
+    assert callbacks == []

@@ -69,11 +69,24 @@ def test_create_with_blank_name_shows_form_error_and_creates_nothing(owner_clien
     assert Workspace.objects.count() == before
 
 
-def test_create_with_control_characters_is_refused(owner_client):
+@pytest.mark.parametrize("name", ["a\x07b", "a\tb", "a\nb", "a \u202eb", "a \u2067b\u2069"])
+def test_create_with_control_or_direction_characters_is_refused(owner_client, name):
     before = Workspace.objects.count()
-    response = owner_client.post(reverse("workspace_create"), {"name": "a\x07b"})
+    response = owner_client.post(reverse("workspace_create"), {"name": name})
     assert response.status_code == 400
+    assert "text-direction marks" in response.context["form"].errors["name"][0]
     assert Workspace.objects.count() == before
+
+
+def test_rename_to_a_name_with_a_direction_override_is_refused(owner_client, workspace):
+    old = workspace.name
+    response = owner_client.post(
+        _url("workspace_settings", workspace), {"form": "rename", "name": "Evil \u202eexe.txt"}
+    )
+    assert response.status_code == 400
+    assert response.context["rename_form"].errors["name"]
+    workspace.refresh_from_db()
+    assert workspace.name == old
 
 
 # ---------------------------------------------------------------------------- overview
@@ -255,6 +268,32 @@ def test_invite_with_bad_email_is_a_form_error_and_creates_nothing(owner_client,
     assert response.status_code == 400
     assert response.context["invite_form"].errors["email"]
     assert not Invitation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ('"bob"@example.com', "quotation marks"),
+        ("bob@ex\u0430mple.com", "mixes letters from different alphabets"),
+    ],
+)
+def test_invite_with_a_quoted_or_mixed_script_address_is_a_form_error(
+    owner_client, workspace, email, message
+):
+    response = owner_client.post(
+        _url("workspace_invite", workspace), {"email": email, "role": Role.VIEWER}
+    )
+    assert response.status_code == 400
+    assert message in response.context["invite_form"].errors["email"][0]
+    assert not Invitation.objects.exists()
+
+
+def test_invite_stores_the_address_in_its_one_spelling(owner_client, workspace):
+    owner_client.post(
+        _url("workspace_invite", workspace),
+        {"email": "Bob@\uff45xample.com", "role": Role.VIEWER},
+    )
+    assert Invitation.objects.get().email == "bob@example.com"
 
 
 def test_admin_cannot_invite_an_owner(client, workspace):

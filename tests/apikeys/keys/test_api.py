@@ -226,3 +226,26 @@ def test_management_key_reads_members_and_audit_of_its_workspace(make_key, works
     _k, members_only = make_key(scopes=["members.read"])
     url = reverse("api-audit-event-list", kwargs={"workspace_id": workspace.pk})
     assert _bearer(members_only).get(url).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "name", ["leaky\nBcc: attacker@example.net", "CI\tkey", "CI \u202eyek", "CI \u2066key\u2069"]
+)
+def test_a_key_name_with_control_or_direction_characters_is_400_and_changes_nothing(
+    make_key, workspace, user, name
+):
+    api_key, _full = make_key(name="Original")
+    url = reverse("api-key-list", kwargs={"workspace_id": workspace.pk})
+    body = {"name": name, "environment": "development", "scopes": ["inference"]}
+    created = _client(user).post(url, body, format="json")
+    assert created.status_code == 400
+    error = created.json()["error"]
+    assert error["code"] == "invalid"
+    assert "text-direction marks" in error["fields"]["name"][0]
+    detail = reverse(
+        "api-key-detail", kwargs={"workspace_id": workspace.pk, "key_id": api_key.public_id}
+    )
+    renamed = _client(user).patch(detail, {"name": name}, format="json")
+    assert renamed.status_code == 400
+    assert "name" in renamed.json()["error"]["fields"]
+    assert list(ApiKey.objects.values_list("name", flat=True)) == ["Original"]

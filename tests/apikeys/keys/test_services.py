@@ -158,3 +158,29 @@ def test_a_key_expiring_within_a_day_gets_one_notice_not_two(make_key):
     mail.outbox.clear()
     assert api_key_expiry_notices_send(now=now) == 1
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.parametrize("name", ["leaky\nBcc: attacker@example.net", "a\tb", "a \u202eb"])
+def test_a_key_name_with_control_or_direction_characters_is_refused(make_key, user, name):
+    with pytest.raises(DomainError):
+        make_key(name=name)
+    api_key, _full = make_key(name="Original")
+    with pytest.raises(DomainError):
+        api_key_update(api_key=api_key, actor=user, name=name)
+    assert list(ApiKey.objects.values_list("name", flat=True)) == ["Original"]
+
+
+def test_the_leak_alert_reaches_the_owners_even_for_a_name_stored_before_names_were_checked(
+    make_key, workspace, user
+):
+    api_key, full = make_key()
+    ApiKey.objects.filter(pk=api_key.pk).update(name="leaky\nBcc: attacker@example.net")
+    mail.outbox.clear()
+    api_key_report_leaked(key=full, source="scanner\r\nX-Evil: 1")
+    [message] = mail.outbox
+    assert message.to == [user.email]
+    assert message.recipients() == [user.email]
+    assert "\n" not in message.subject and "\r" not in message.subject
+    assert "leaky Bcc: attacker@example.net" in message.subject
+    headers = message.message().as_string().split("\n\n", 1)[0]
+    assert "\nBcc:" not in headers and "\nX-Evil:" not in headers

@@ -6,8 +6,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.permissions import Role
-from apikeys.keys import tokens as keys
 from apikeys.keys.models import ApiKey
+from apikeys.keys.tokens import tokens as keys
 from tests.factories import DEFAULT_PASSWORD, UserFactory, add_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -138,3 +138,14 @@ def test_list_query_count_does_not_grow_with_the_number_of_keys(client, workspac
     with CaptureQueriesContext(connection) as thousand:
         assert client.get(url, {"sort": "-last_used"}).status_code == 200
     assert len(thousand) == len(ten)
+
+
+@pytest.mark.parametrize("name", ["leaky\nBcc: attacker@example.net", "Web\tkey", "Web \u202eyek"])
+def test_creating_a_key_with_an_unsafe_name_is_a_form_error(client, workspace, user, name):
+    response = _signed_in(client, user).post(
+        reverse("apikey_create", kwargs={"workspace_id": workspace.pk}),
+        {"name": name, "environment": "development", "scopes": ["inference"]},
+    )
+    assert response.status_code == 400
+    assert "text-direction marks" in response.context["form"].errors["name"][0]
+    assert not ApiKey.objects.exists()
