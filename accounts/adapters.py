@@ -2,10 +2,25 @@
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.usersessions.adapter import DefaultUserSessionsAdapter
+from django.core.exceptions import PermissionDenied
+
+from accounts.client_address import client_address
 
 
 class AccountAdapter(DefaultAccountAdapter):
     """Sign-up finishes through `SignupDetailsForm.signup` → `user_signup_complete`."""
+
+    def get_client_ip(self, request) -> str:
+        """Return the client's address behind trusted proxies (`TRUSTED_PROXIES`).
+
+        allauth's rate limits, its session list and its security emails all ask here;
+        its own `ALLAUTH_TRUSTED_PROXY_COUNT` counts hops and would trust a spoofed
+        header whenever the count is wrong.
+        """
+        ip = client_address(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
 
 
 class UserSessionsAdapter(DefaultUserSessionsAdapter):

@@ -14,6 +14,9 @@ SECRET_KEY = env("SECRET_KEY", default="")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Proxies (CIDRs) whose X-Forwarded-For is believed; empty trusts nobody
+# (accounts/client_address.py).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
@@ -241,6 +244,9 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": "console.api_metadata.Metadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles count per client address (console.throttling); any that still uses DRF's
+    # own get_ident sees the peer, never a header the client wrote.
+    "NUM_PROXIES": 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Console API",

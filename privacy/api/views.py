@@ -7,9 +7,9 @@ from rest_framework import exceptions, status
 from rest_framework.authentication import CSRFCheck
 from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from console.throttling import AnonRateThrottle
 from privacy.api.serializers import (
     ConsentInputSerializer,
     ConsentStateOutputSerializer,
