@@ -17,7 +17,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/console
 REDIS_URL ?= redis://127.0.0.1:6379/0
 export DATABASE_URL REDIS_URL
 
-.PHONY: install run test lint format check-deploy bench lock browser services-check clean
+.PHONY: install run test lint format check-deploy bench lock browser nginx services-check clean
 
 $(VENV)/.installed: requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
 
+# The proxy test runs the console behind Debian's nginx (deploy/nginx/).
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's nginx for the proxy test..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	  else echo "The proxy test needs Debian's nginx: sudo apt-get install nginx"; exit 1; fi; }
+
 services-check: install
 	@$(PY) deploy/services_check.py
 
@@ -65,7 +73,7 @@ check-deploy: install
 	GATEWAY_TOKENS="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')" \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
-test: install services-check browser lint check-deploy
+test: install services-check browser nginx lint check-deploy
 	DJANGO_SETTINGS_MODULE=console.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install services-check

@@ -3,8 +3,9 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.usersessions.adapter import DefaultUserSessionsAdapter
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 
+from accounts.client_address import client_address
 from accounts.emails import email_enqueue_rendered
 from accounts.validators import email_normalise
 
@@ -41,6 +42,18 @@ class AccountAdapter(DefaultAccountAdapter):
         ctx = {"request": request, "email": email, "current_site": get_current_site(request)}
         ctx.update(context)
         return self.render_mail(template_prefix, email, ctx)
+
+    def get_client_ip(self, request) -> str:
+        """Return the client's address behind trusted proxies (`TRUSTED_PROXIES`).
+
+        allauth's rate limits, its session list and its security emails all ask here;
+        its own `ALLAUTH_TRUSTED_PROXY_COUNT` counts hops and would trust a spoofed
+        header whenever the count is wrong.
+        """
+        ip = client_address(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
 
 
 class UserSessionsAdapter(DefaultUserSessionsAdapter):

@@ -13,11 +13,12 @@ import time
 from django.core.cache import cache
 from django.http import HttpResponse, JsonResponse
 
+from accounts.client_address import client_address
 from accounts.rest import error_body
 
 
 def _client_key(request) -> str:
-    ip = request.META.get("REMOTE_ADDR") or "unknown"
+    ip = client_address(request) or "unknown"
     # Hashed so that raw IPs never sit in the cache.
     return hashlib.sha256(ip.encode()).hexdigest()[:32]
 

@@ -10,6 +10,8 @@ import contextlib
 import contextvars
 from dataclasses import dataclass
 
+from accounts.client_address import client_address
+
 
 @dataclass(frozen=True)
 class RequestContext:
@@ -37,8 +39,6 @@ def bind(context: RequestContext):
 
 
 def from_request(request) -> RequestContext:
-    # REMOTE_ADDR only: X-Forwarded-For is set by the proxy config (gunicorn
-    # forwarded_allow_ips), never trusted from the client directly.
-    ip = request.META.get("REMOTE_ADDR") or None
+    ip = client_address(request)
     agent = (request.META.get("HTTP_USER_AGENT") or "")[:512]
     return RequestContext(ip_address=ip, user_agent=agent)

@@ -15,6 +15,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.client_address import client_address
 from accounts.permissions import Perm
 from accounts.rest import Pagination
 from accounts.selectors import workspace_get_for_user
@@ -192,7 +193,7 @@ class ApiKeyLeakReportView(APIView):
         ),
     )
     def post(self, request):
-        if not _leak_report_allowed(request.META.get("REMOTE_ADDR") or "unknown"):
+        if not _leak_report_allowed(client_address(request) or "unknown"):
             from rest_framework.exceptions import Throttled
 
             raise Throttled(wait=60)

@@ -13,6 +13,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
+from accounts.client_address import client_address
 from apikeys.keys import tokens as keys
 from apikeys.keys.scopes import MANAGEMENT_SCOPES
 from apikeys.keys.verification import RATE_LIMITED, VerifyResult, verify
@@ -51,7 +52,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if scheme.lower() != "bearer" or not token.startswith(_PREFIX):
             # Not ours: other bearer tokens (the gateway's) are for other classes.
             return None
-        result = verify(token, client_ip=request.META.get("REMOTE_ADDR"))
+        result = verify(token, client_ip=client_address(request))
         if not result.valid:
             if result.code == RATE_LIMITED:
                 raise exceptions.Throttled(wait=result.retry_after)

@@ -15,10 +15,11 @@ from accounts.errors import DomainError, Forbidden, NotFound
 from accounts.models import Membership, User, Workspace
 from accounts.permissions import Perm, Role, role_has_permission
 from accounts.validators import NAME_UNSAFE_MESSAGE, text_has_unsafe_chars
+from apikeys.keys import tokens as keys
+from apikeys.keys import verification
 from apikeys.keys.models import ApiKey
 from apikeys.keys.scopes import scopes_normalise
-from apikeys.keys.tokens import Environment, verification
-from apikeys.keys.tokens import tokens as keys
+from apikeys.keys.tokens import Environment
 
 GRACE_PERIODS = {
     "none": timedelta(0),

@@ -14,6 +14,9 @@ SECRET_KEY = env("SECRET_KEY", default="")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Proxies (CIDRs) whose X-Forwarded-For is believed; empty trusts nobody
+# (accounts/client_address.py).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
@@ -216,17 +219,17 @@ CELERY_BEAT_SCHEDULE = {
     "deletion-sweep": {"task": "privacy.deletion_sweep", "schedule": 60.0},
     "retention-daily": {"task": "privacy.retention_run", "schedule": 86400.0},
     "policy-notices-dispatch": {
-        "task": "privacy.tasks.policy_notices_dispatch",
+        "task": "privacy.policies.tasks.policy_notices_dispatch",
         "schedule": 3600.0,
     },
     # The export row is the truth: re-queue exports whose message or worker was lost.
     "exports-requeue-lost": {
-        "task": "privacy.tasks_export.requeue_lost_exports",
+        "task": "privacy.exports.tasks.requeue_lost_exports",
         "schedule": 120.0,
     },
-    "exports-expire": {"task": "privacy.tasks_export.expire_exports", "schedule": 3600.0},
+    "exports-expire": {"task": "privacy.exports.tasks.expire_exports", "schedule": 3600.0},
     "privacy-request-deadline-alerts": {
-        "task": "privacy.tasks_requests.alert_staff_about_deadlines",
+        "task": "privacy.requests.tasks.alert_staff_about_deadlines",
         "schedule": 3600.0,
     },
 }
@@ -246,6 +249,9 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": "console.api_metadata.Metadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles count per client address (accounts.throttling); any that still uses DRF's
+    # own get_ident sees the peer, never a header the client wrote.
+    "NUM_PROXIES": 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Console API",

@@ -7,9 +7,9 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import CSRFCheck
 from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from accounts.throttling import AnonRateThrottle
 from privacy.consent.cookies import Choice, gpc_requested, parse_visitor_id, set_consent_cookies
 from privacy.consent.selectors import consent_records_visible
 from privacy.consent.services import consent_record

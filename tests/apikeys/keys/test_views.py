@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts.permissions import Role
 from apikeys.keys.models import ApiKey
-from apikeys.keys.tokens import tokens as keys
+from apikeys.keys import tokens as keys
 from tests.factories import DEFAULT_PASSWORD, UserFactory, add_member
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,0 +1,44 @@
+"""The compose stack puts the tested nginx config in front of web, and trusts only it."""
+
+import ipaddress
+import re
+from pathlib import Path
+
+import yaml
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+COMPOSE = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def test_the_proxy_runs_the_template_the_proxy_test_runs():
+    mounts = dict(volume.rsplit(":", 1)[0].split(":", 1) for volume in SERVICES["proxy"]["volumes"])
+
+    assert mounts["./nginx/console.conf.template"] == "/etc/nginx/templates/default.conf.template"
+    assert (DEPLOY / "nginx" / "console.conf.template").is_file()
+
+
+def test_the_proxy_fills_in_every_variable_of_the_template():
+    template = (DEPLOY / "nginx" / "console.conf.template").read_text()
+    names = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", template))
+
+    assert names == set(SERVICES["proxy"]["environment"])
+    assert SERVICES["proxy"]["environment"]["CONSOLE_UPSTREAM"] == "web:8000"
+
+
+def test_web_trusts_the_proxys_address_and_nothing_else():
+    proxy = ipaddress.ip_address(SERVICES["proxy"]["networks"]["default"]["ipv4_address"])
+    web = SERVICES["web"]["environment"]
+    trusted = [ipaddress.ip_network(entry) for entry in web["TRUSTED_PROXIES"].split(",")]
+    subnet = ipaddress.ip_network(COMPOSE["networks"]["default"]["ipam"]["config"][0]["subnet"])
+    dynamic = ipaddress.ip_network(COMPOSE["networks"]["default"]["ipam"]["config"][0]["ip_range"])
+
+    assert trusted == [ipaddress.ip_network(f"{proxy}/32")]
+    assert web["FORWARDED_ALLOW_IPS"] == str(proxy)
+    assert proxy in subnet and proxy not in dynamic
+
+
+def test_only_the_proxy_publishes_a_port():
+    published = sorted(name for name, service in SERVICES.items() if service.get("ports"))
+
+    assert published == ["proxy"]
