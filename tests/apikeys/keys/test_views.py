@@ -6,8 +6,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.permissions import Role
-from apikeys.keys.models import ApiKey
 from apikeys.keys import tokens as keys
+from apikeys.keys.models import ApiKey
 from tests.factories import DEFAULT_PASSWORD, UserFactory, add_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
