@@ -404,9 +404,7 @@ def invitation_create(
     try:
         email = email_normalise(email)
     except ValidationError as exc:
-        raise DomainError(
-            exc.messages[0], code="invalid_email", fields={"email": exc.messages}
-        ) from None
+        raise DomainError(exc.messages[0], fields={"email": exc.messages}) from None
     if role not in Role.values:
         raise DomainError("Unknown role.", fields={"role": ["Not a valid role."]})
     if not role_can_assign(mine.role, role):
