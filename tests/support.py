@@ -30,3 +30,22 @@ def admin_client_with_mfa(user) -> Client:
     session["account_authentication_methods_user"] = str(user.pk)
     session.save()
     return client
+
+
+def api_client_signed_in(user, *, reauthenticated_seconds_ago: float | None = 0):
+    """A REST client with a session; its password was confirmed again (allauth's
+    re-authentication) `reauthenticated_seconds_ago`, or never when None."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_login(user)
+    session = client.session
+    now = time.time()
+    records = [{"method": "password", "at": now - 7200, "email": user.email}]
+    if reauthenticated_seconds_ago is not None:
+        at = now - reauthenticated_seconds_ago
+        records.append({"method": "password", "at": at, "reauthenticated": True})
+    session["account_authentication_methods"] = records
+    session["account_authentication_methods_user"] = str(user.pk)
+    session.save()
+    return client

@@ -7,10 +7,11 @@ call these endpoints within their `keys.read` / `keys.write` scopes (see `auth`)
 
 from __future__ import annotations
 
+from allauth.account.internal.flows.reauthentication import is_reauthentication_required
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +22,7 @@ from accounts.rest import Pagination
 from accounts.selectors import workspace_get_for_user
 from apikeys.keys import selectors, services, verification
 from apikeys.keys import serializers as s
+from apikeys.keys.auth import KeyAuth
 from apikeys.keys.tokens import Environment
 
 KEY_SCOPES_READ_WRITE = {
@@ -49,6 +51,13 @@ class _KeysView(APIView):
         serializer = serializer_class(data=data, **kwargs)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
+
+    def via_key(self) -> services.KeyAuthority | None:
+        """The management key making this call, if it is one: it may grant no more."""
+        auth = self.request.auth
+        if not isinstance(auth, KeyAuth):
+            return None
+        return services.KeyAuthority(scopes=auth.scopes, environment=auth.result.environment)
 
     def key(self, *, manage: bool):
         return selectors.api_key_get_for_user(
@@ -108,7 +117,22 @@ class ApiKeyListView(_KeysView):
             user=request.user, workspace_id=workspace_id, permission=Perm.KEYS_VIEW
         )
         data = self.parse(s.ApiKeyCreateInputSerializer, request.data)
-        api_key, full_key = services.api_key_create(workspace=workspace, actor=request.user, **data)
+        via_key = self.via_key()
+        if (
+            via_key is None
+            and data["environment"] == Environment.PRODUCTION
+            and is_reauthentication_required(request._request, app="")
+        ):
+            # The dashboard asks for the password again before a production key; so do we.
+            raise exceptions.PermissionDenied(
+                "Creating a production key needs a recent sign-in. Confirm your password "
+                "at /accounts/reauthenticate/ (or in the dashboard), then try again within "
+                "a few minutes.",
+                code="reauthentication_required",
+            )
+        api_key, full_key = services.api_key_create(
+            workspace=workspace, actor=request.user, via_key=via_key, **data
+        )
         return _with_secret(api_key, full_key, status.HTTP_201_CREATED)
 
 
@@ -124,12 +148,14 @@ class ApiKeyDetailView(_KeysView):
     @extend_schema(
         operation_id="api_keys_partial_update",
         request=s.ApiKeyUpdateInputSerializer,
-        responses={200: s.ApiKeyOutputSerializer, **_error_responses(400, 404)},
+        responses={200: s.ApiKeyOutputSerializer, **_error_responses(400, 403, 404)},
     )
     def patch(self, request, workspace_id, key_id):
         _workspace, api_key = self.key(manage=True)
         data = self.parse(s.ApiKeyUpdateInputSerializer, request.data)
-        api_key = services.api_key_update(api_key=api_key, actor=request.user, **data)
+        api_key = services.api_key_update(
+            api_key=api_key, actor=request.user, via_key=self.via_key(), **data
+        )
         return Response(s.ApiKeyOutputSerializer(api_key).data)
 
     @extend_schema(
@@ -148,14 +174,17 @@ class ApiKeyRotateView(_KeysView):
     @extend_schema(
         operation_id="api_keys_rotate",
         request=s.ApiKeyRotateInputSerializer,
-        responses={200: s.ApiKeyWithSecretOutputSerializer, **_error_responses(400, 404, 409)},
+        responses={
+            200: s.ApiKeyWithSecretOutputSerializer,
+            **_error_responses(400, 403, 404, 409),
+        },
         description="Issue a new secret; the old one works for the chosen grace period.",
     )
     def post(self, request, workspace_id, key_id):
         _workspace, api_key = self.key(manage=True)
         data = self.parse(s.ApiKeyRotateInputSerializer, request.data)
         api_key, full_key = services.api_key_rotate(
-            api_key=api_key, actor=request.user, grace=data["grace"]
+            api_key=api_key, actor=request.user, grace=data["grace"], via_key=self.via_key()
         )
         return _with_secret(api_key, full_key, status.HTTP_200_OK)
 

@@ -4,6 +4,7 @@ audit event in the same transaction, and invalidates verify's caches on commit."
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
@@ -11,14 +12,14 @@ from django.utils import timezone
 
 from accounts.audit import Action, audit_record
 from accounts.emails import email_enqueue
-from accounts.errors import DomainError, Forbidden, NotFound
+from accounts.errors import Conflict, DomainError, Forbidden, NotFound
 from accounts.models import Membership, User, Workspace
 from accounts.permissions import Perm, Role, role_has_permission
 from accounts.validators import NAME_UNSAFE_MESSAGE, text_has_unsafe_chars
 from apikeys.keys import tokens as keys
 from apikeys.keys import verification
 from apikeys.keys.models import ApiKey
-from apikeys.keys.scopes import scopes_normalise
+from apikeys.keys.scopes import scopes_beyond, scopes_normalise
 from apikeys.keys.tokens import Environment
 
 GRACE_PERIODS = {
@@ -97,6 +98,50 @@ def _clean_name(name) -> str:
             "Name contains characters that are not allowed.", fields={"name": [NAME_UNSAFE_MESSAGE]}
         )
     return name
+
+
+@dataclass(frozen=True)
+class KeyAuthority:
+    """What a management key calling the REST API holds: it may grant no more."""
+
+    scopes: frozenset[str]
+    environment: str
+
+
+def _check_authority(
+    *,
+    scopes: list[str],
+    environment: str,
+    role: str | None,
+    via_key: KeyAuthority | None,
+) -> None:
+    """Refuse a key that would carry more than the person, or the key, acting holds.
+
+    The person's role must allow every scope (a key acts as its creator); a management
+    key may only hand out scopes it holds itself, so it can never widen itself or mint
+    a wider key, and a development key may not create or change a production key.
+    """
+    refused = scopes_beyond(scopes, role=role, held=via_key.scopes if via_key else None)
+    if refused:
+        names = ", ".join(refused)
+        raise Forbidden(
+            f"You cannot grant these scopes: {names}.",
+            fields={"scopes": [f"Not yours to grant: {names}."]},
+        )
+    if (
+        via_key is not None
+        and environment == Environment.PRODUCTION
+        and via_key.environment != Environment.PRODUCTION
+    ):
+        raise Forbidden(
+            "A development key cannot create or change production keys.",
+            fields={"environment": ["Use a production management key or the dashboard."]},
+        )
+
+
+def _actor_role(workspace_id, actor: User) -> str | None:
+    membership = _membership(workspace_id, actor)
+    return membership.role if membership else None
 
 
 def _clean_scopes(scopes) -> list[str]:
@@ -238,8 +283,13 @@ def api_key_create(
     requests_per_minute: int | None = None,
     tokens_per_minute: int | None = None,
     monthly_token_budget: int | None = None,
+    via_key: KeyAuthority | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key; return it with the full key string, which is never shown again."""
+    """Create a key; return it with the full key string, which is never shown again.
+
+    `via_key` is the management key making the call, if one is: the new key may carry
+    only scopes it holds (see `_check_authority`).
+    """
     membership = _membership(workspace.pk, actor)
     if membership is None or not role_has_permission(membership.role, Perm.KEYS_VIEW):
         raise NotFound()
@@ -249,6 +299,8 @@ def api_key_create(
         raise DomainError(
             "Unknown environment.", fields={"environment": ["development or production."]}
         )
+    scopes = _clean_scopes(scopes)
+    _check_authority(scopes=scopes, environment=environment, role=membership.role, via_key=via_key)
     now = timezone.now()
     limits = {
         "max_tokens_per_request": _clean_limit("max_tokens_per_request", max_tokens_per_request),
@@ -265,7 +317,7 @@ def api_key_create(
         public_id=public_id,
         name=_clean_name(name),
         environment=environment,
-        scopes=_clean_scopes(scopes),
+        scopes=scopes,
         created_by=actor,
         created_at=now,
         updated_at=now,
@@ -290,8 +342,15 @@ def api_key_create(
 
 
 @transaction.atomic
-def api_key_update(*, api_key: ApiKey, actor: User, **changes) -> ApiKey:
-    """Change name, scopes, allowed IPs and limits; the next verify sees them."""
+def api_key_update(
+    *, api_key: ApiKey, actor: User, via_key: KeyAuthority | None = None, **changes
+) -> ApiKey:
+    """Change name, scopes, allowed IPs and limits; the next verify sees them.
+
+    New scopes must be within the acting person's role and, through a management key,
+    within that key's own scopes; a management key may not change a key wider than
+    itself at all.
+    """
     _require_manage(api_key, actor)
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
@@ -307,6 +366,13 @@ def api_key_update(*, api_key: ApiKey, actor: User, **changes) -> ApiKey:
             cleaned[field_name] = api_key_clean_allowed_ips(value)
         else:
             cleaned[field_name] = _clean_limit(field_name, value)
+    if "scopes" in cleaned or via_key is not None:
+        _check_authority(
+            scopes=cleaned.get("scopes", api_key.scopes),
+            environment=api_key.environment,
+            role=_actor_role(api_key.workspace_id, actor),
+            via_key=via_key,
+        )
     changed = {
         name: {"from": getattr(api_key, name), "to": value}
         for name, value in cleaned.items()
@@ -330,8 +396,14 @@ def api_key_update(*, api_key: ApiKey, actor: User, **changes) -> ApiKey:
 
 
 @transaction.atomic
-def api_key_rotate(*, api_key: ApiKey, actor: User, grace: str) -> tuple[ApiKey, str]:
-    """Issue a new secret; the old one keeps verifying for the grace period chosen."""
+def api_key_rotate(
+    *, api_key: ApiKey, actor: User, grace: str, via_key: KeyAuthority | None = None
+) -> tuple[ApiKey, str]:
+    """Issue a new secret; the old one keeps verifying for the grace period chosen.
+
+    The new secret is the key's whole authority, so whoever rotates it must hold every
+    scope it carries (role, and the management key if one is calling).
+    """
     _require_manage(api_key, actor)
     if grace not in GRACE_PERIODS:
         raise DomainError(
@@ -340,7 +412,13 @@ def api_key_rotate(*, api_key: ApiKey, actor: User, grace: str) -> tuple[ApiKey,
     api_key = _locked(api_key)
     now = timezone.now()
     if api_key.revoked_at is not None or (api_key.expires_at and api_key.expires_at <= now):
-        raise DomainError("Only an active key can be rotated.", code="conflict")
+        raise Conflict("Only an active key can be rotated.")
+    _check_authority(
+        scopes=api_key.scopes,
+        environment=api_key.environment,
+        role=_actor_role(api_key.workspace_id, actor),
+        via_key=via_key,
+    )
     secret = keys.new_secret()
     full_key = keys.assemble(
         environment=api_key.environment, public_id=api_key.public_id, secret=secret

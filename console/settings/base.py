@@ -219,17 +219,17 @@ CELERY_BEAT_SCHEDULE = {
     "deletion-sweep": {"task": "privacy.deletion_sweep", "schedule": 60.0},
     "retention-daily": {"task": "privacy.retention_run", "schedule": 86400.0},
     "policy-notices-dispatch": {
-        "task": "privacy.policies.tasks.policy_notices_dispatch",
+        "task": "privacy.tasks.policy_notices_dispatch",
         "schedule": 3600.0,
     },
     # The export row is the truth: re-queue exports whose message or worker was lost.
     "exports-requeue-lost": {
-        "task": "privacy.exports.tasks.requeue_lost_exports",
+        "task": "privacy.tasks_export.requeue_lost_exports",
         "schedule": 120.0,
     },
-    "exports-expire": {"task": "privacy.exports.tasks.expire_exports", "schedule": 3600.0},
+    "exports-expire": {"task": "privacy.tasks_export.expire_exports", "schedule": 3600.0},
     "privacy-request-deadline-alerts": {
-        "task": "privacy.requests.tasks.alert_staff_about_deadlines",
+        "task": "privacy.tasks_requests.alert_staff_about_deadlines",
         "schedule": 3600.0,
     },
 }

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 from accounts.permissions import Role
 from apikeys.keys.models import ApiKey
 from tests.factories import UserFactory, WorkspaceFactory, add_member
+from tests.support import api_client_signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 GATEWAY = {"HTTP_AUTHORIZATION": "Bearer test-gateway-token"}
@@ -27,7 +28,8 @@ def _bearer(full):
 
 def test_create_returns_the_key_once_with_no_store(workspace, user):
     url = reverse("api-key-list", kwargs={"workspace_id": workspace.pk})
-    response = _client(user).post(
+    # A production key needs a recent password check, as on the dashboard.
+    response = api_client_signed_in(user).post(
         url,
         {
             "name": "CI",
