@@ -8,21 +8,8 @@ from rest_framework import serializers
 
 from accounts.audit import Action
 from accounts.permissions import Role
+from accounts.rest_input import StrictInputSerializer, StrictQuerySerializer
 from accounts.validators import email_normalise, validate_name
-
-
-class StrictInputSerializer(serializers.Serializer):
-    """Refuse fields the endpoint does not know, instead of silently ignoring them."""
-
-    def validate(self, attrs):
-        if isinstance(self.initial_data, dict):
-            unknown = sorted(set(self.initial_data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["Unknown field."] for name in unknown}, code="unknown_field"
-                )
-        return attrs
-
 
 # ---------------------------------------------------------------------------- errors
 
@@ -157,17 +144,19 @@ class AuditEventOutputSerializer(serializers.Serializer):
     ip_address = serializers.CharField(allow_null=True)
 
 
-class AuditEventFilterSerializer(StrictInputSerializer):
-    action = serializers.ChoiceField(choices=Action.all(), required=False)
-    actor = serializers.IntegerField(min_value=1, required=False)
-    since = serializers.DateField(required=False)
-    until = serializers.DateField(required=False)
-    # Pagination parameters travel in the same query string.
-    page = serializers.CharField(required=False)
-    page_size = serializers.CharField(required=False)
+class AuditEventFilterSerializer(StrictQuerySerializer):
+    action = serializers.ChoiceField(
+        choices=Action.all(), required=False, help_text="Only this action."
+    )
+    actor = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, help_text="Only events by this user id."
+    )
+    since = serializers.DateField(required=False, help_text="From this date (UTC).")
+    until = serializers.DateField(
+        required=False, help_text="To this date (UTC); not before `since`."
+    )
 
     def validate(self, attrs):
-        attrs = super().validate(attrs)
         since, until = attrs.get("since"), attrs.get("until")
         if since and until and since > until:
             raise serializers.ValidationError({"until": ["Must not be before since."]})

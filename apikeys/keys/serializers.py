@@ -6,14 +6,37 @@ of the create and rotate responses, the only time the full key is ever shown.
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.rest_input import StrictInputSerializer, StrictQuerySerializer
 from accounts.validators import validate_name
+from apikeys.keys import selectors
 from apikeys.keys.scopes import ALL_SCOPES
 from apikeys.keys.services import GRACE_PERIODS, LIMIT_MAX, MAX_ALLOWED_IPS
 from apikeys.keys.tokens import Environment
 
 BUDGET_MAX = 10**15
+
+
+_IPV4_OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "format": "ipv4"},
+            {"type": "string", "format": "ipv6"},
+            {
+                "type": "string",
+                "pattern": rf"^({_IPV4_OCTET}\.){{3}}{_IPV4_OCTET}/(3[0-2]|[12]?\d)$",
+                "description": "An IPv4 range in CIDR notation; IPv6 ranges work alike.",
+            },
+        ]
+    }
+)
+class IPRangeField(serializers.CharField):
+    """An address or a CIDR range, IPv4 or IPv6 (checked by the service)."""
 
 
 def _limit(maximum: int = LIMIT_MAX, help_text: str = "") -> serializers.IntegerField:
@@ -22,15 +45,17 @@ def _limit(maximum: int = LIMIT_MAX, help_text: str = "") -> serializers.Integer
     )
 
 
-class _KeySettingsInput(serializers.Serializer):
+class _KeySettingsInput(StrictInputSerializer):
     name = serializers.CharField(max_length=100, validators=[validate_name])
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=list(ALL_SCOPES)),
         allow_empty=False,
+        min_length=1,
         max_length=len(ALL_SCOPES),
+        help_text="At least one scope.",
     )
     allowed_ips = serializers.ListField(
-        child=serializers.CharField(max_length=64),
+        child=IPRangeField(max_length=64),
         required=False,
         max_length=MAX_ALLOWED_IPS,
         help_text="CIDR ranges, IPv4 or IPv6. Empty: any address.",
@@ -46,7 +71,8 @@ class ApiKeyCreateInputSerializer(_KeySettingsInput):
     expires_at = serializers.DateTimeField(
         required=False,
         allow_null=True,
-        help_text="Optional; capped by the workspace's maximum key lifetime.",
+        help_text="Optional; in the future. Beyond the workspace's maximum key lifetime "
+        "answers 409.",
     )
 
 
@@ -59,16 +85,22 @@ class ApiKeyUpdateInputSerializer(_KeySettingsInput):
             field.required = False
 
 
-class ApiKeyRotateInputSerializer(serializers.Serializer):
+class ApiKeyRotateInputSerializer(StrictInputSerializer):
     grace = serializers.ChoiceField(
         choices=list(GRACE_PERIODS),
         help_text="How long the old secret keeps working: none, 1h, 24h or 7d.",
     )
 
 
-class ApiKeyLeakReportInputSerializer(serializers.Serializer):
+class ApiKeyLeakReportInputSerializer(StrictInputSerializer):
     key = serializers.CharField(max_length=200, trim_whitespace=True)
     source = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+class ApiKeyListQuerySerializer(StrictQuerySerializer):
+    environment = serializers.ChoiceField(choices=Environment.choices, required=False)
+    status = serializers.ChoiceField(choices=list(selectors.STATUSES), required=False)
+    sort = serializers.ChoiceField(choices=list(selectors.SORTS), required=False)
 
 
 class ApiKeyLeakReportOutputSerializer(serializers.Serializer):

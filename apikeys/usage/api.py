@@ -11,15 +11,21 @@ import ipaddress
 import re
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.errors import DomainError, NotFound
+from accounts.errors import DomainError
 from accounts.permissions import Perm
+from accounts.rest_input import UNKNOWN_FIELD, StrictInputSerializer, StrictQuerySerializer
 from accounts.selectors import workspace_get_for_user
 from apikeys.keys.gateway_auth import GatewayTokenAuthentication
 from apikeys.usage import selectors as usage_selectors
@@ -43,7 +49,14 @@ class InvalidBatch(DomainError):
 # ---------------------------------------------------------------------------- ingestion
 
 
-class UsageEventInputSerializer(serializers.Serializer):
+@extend_schema_field(
+    {"oneOf": [{"type": "string", "format": "ipv4"}, {"type": "string", "format": "ipv6"}]}
+)
+class IPAddressStringField(serializers.IPAddressField):
+    """An IPv4 or IPv6 address, documented as exactly that."""
+
+
+class UsageEventInputSerializer(StrictInputSerializer):
     """One model request. There is deliberately no field for prompt or output content."""
 
     request_id = serializers.RegexField(
@@ -61,11 +74,15 @@ class UsageEventInputSerializer(serializers.Serializer):
     moderation = serializers.ChoiceField(
         choices=Moderation.choices, required=False, default=Moderation.NONE
     )
-    client_ip = serializers.IPAddressField(
+    client_ip = IPAddressStringField(
         required=False,
         allow_null=True,
         help_text="Not stored when the key's workspace has zero data retention on.",
     )
+
+
+# The one list of event fields: the serializer documents them, `_parse_event` reads them.
+_EVENT_FIELDS = frozenset(UsageEventInputSerializer().get_fields())
 
 
 def _int_field(event: dict, name: str, low: int, high: int, errors: dict) -> int:
@@ -95,7 +112,7 @@ def _str_field(event: dict, name: str, pattern: re.Pattern | None, errors: dict)
 def _parse_event(event) -> tuple[usage.UsageEvent | None, dict]:
     if not isinstance(event, dict):
         return None, {"": "Must be an object."}
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = {name: UNKNOWN_FIELD for name in event.keys() - _EVENT_FIELDS}
     request_id = _str_field(event, "request_id", _REQUEST_ID_RE, errors)
     key_id = _str_field(event, "key_id", _KEY_ID_RE, errors)
     model = _str_field(event, "model", None, errors)
@@ -146,7 +163,7 @@ def _parse_event(event) -> tuple[usage.UsageEvent | None, dict]:
     )
 
 
-class UsageBatchInputSerializer(serializers.Serializer):
+class UsageBatchInputSerializer(StrictInputSerializer):
     """A batch of up to 1,000 events; one bad event refuses the whole batch.
 
     The declared fields document the shape. Validation runs a single pass over the
@@ -154,13 +171,20 @@ class UsageBatchInputSerializer(serializers.Serializer):
     database insert of the same batch.
     """
 
-    events = UsageEventInputSerializer(many=True, min_length=1, max_length=usage.MAX_BATCH_EVENTS)
+    events = serializers.ListField(
+        child=UsageEventInputSerializer(), min_length=1, max_length=usage.MAX_BATCH_EVENTS
+    )
 
     def to_internal_value(self, data):
         if not isinstance(data, dict) or not isinstance(data.get("events"), list):
             raise InvalidBatch(
                 "The body must be an object with a list of events.",
                 fields={"events": ["A list of events is required."]},
+            )
+        if data.keys() - {"events"}:
+            raise InvalidBatch(
+                "The body holds only `events`.",
+                fields={name: [UNKNOWN_FIELD] for name in sorted(data.keys() - {"events"})},
             )
         raw_events = data["events"]
         if not raw_events:
@@ -250,9 +274,13 @@ class UsageIngestView(APIView):
 # ---------------------------------------------------------------------------- reading
 
 
-class UsageQueryInputSerializer(serializers.Serializer):
+class UsageQueryInputSerializer(StrictQuerySerializer):
     # `from` is a Python keyword: the field is declared under its query name below.
-    to = serializers.DateField(required=False, help_text="Last UTC day, inclusive. Today.")
+    to = serializers.DateField(
+        required=False,
+        help_text="Last UTC day, inclusive; today when left out. "
+        f"The range spans at most {usage_selectors.MAX_RANGE_DAYS} days.",
+    )
     key_id = serializers.CharField(required=False, max_length=24, help_text="Key public id.")
     model = serializers.CharField(required=False, max_length=64)
     group_by = serializers.ChoiceField(
@@ -310,12 +338,22 @@ class WorkspaceUsageView(GenericAPIView):
         operation_id="workspace_usage",
         parameters=[
             UsageQueryInputSerializer,
-            OpenApiParameter("from", OpenApiTypes.DATE, description="First UTC day, inclusive."),
+            OpenApiParameter(
+                "from",
+                OpenApiTypes.DATE,
+                description="First UTC day, inclusive; 29 days before `to` when left out. "
+                f"Not after `to`; the range spans at most {usage_selectors.MAX_RANGE_DAYS} days.",
+            ),
         ],
         responses={
             200: UsageRowOutputSerializer(many=True),
-            400: OpenApiResponse(description="Invalid filters."),
-            404: OpenApiResponse(description="No such workspace, or no access to it."),
+            400: OpenApiResponse(
+                description="Invalid filters: an unknown parameter or value, `from` after "
+                f"`to`, or a range over {usage_selectors.MAX_RANGE_DAYS} days."
+            ),
+            404: OpenApiResponse(
+                description="No such workspace, no access to it, or no such key_id in it."
+            ),
         },
         tags=["usage"],
         summary="Usage per day, key or model",
@@ -329,14 +367,8 @@ class WorkspaceUsageView(GenericAPIView):
         data = params.validated_data
         api_key = None
         if data.get("key_id"):
-            try:
-                api_key = usage_selectors.usage_key_get(
-                    workspace=workspace, public_id=data["key_id"]
-                )
-            except NotFound:
-                raise serializers.ValidationError(
-                    {"key_id": ["No such key in this workspace."]}
-                ) from None
+            # A key the workspace never had is missing, like any id that names nothing.
+            api_key = usage_selectors.usage_key_get(workspace=workspace, public_id=data["key_id"])
         query = usage_selectors.UsageQuery(
             start=data["start"], end=data["end"], api_key=api_key, model=data.get("model", "")
         )

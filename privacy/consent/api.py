@@ -2,6 +2,7 @@
 
 import uuid
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import CSRFCheck
@@ -9,16 +10,16 @@ from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.rest_input import StrictInputSerializer
 from accounts.throttling import AnonRateThrottle
 from privacy.consent.cookies import Choice, gpc_requested, parse_visitor_id, set_consent_cookies
 from privacy.consent.selectors import consent_records_visible
 from privacy.consent.services import consent_record
 from privacy.policies.models import PolicyKind
 from privacy.policies.selectors import policy_current
-from privacy.serializers import StrictSerializer, UUIDStringField
 
 
-class ConsentInputSerializer(StrictSerializer):
+class ConsentInputSerializer(StrictInputSerializer):
     choice = serializers.ChoiceField(
         choices=["accept_all", "reject_all", "custom"],
         default="custom",
@@ -32,7 +33,7 @@ class ConsentInputSerializer(StrictSerializer):
         default="api",
         help_text="Where the decision was made. GPC is recorded by the server, never claimed.",
     )
-    visitor_id = UUIDStringField(
+    visitor_id = serializers.UUIDField(
         required=False, help_text="Only used when the browser has no visitor cookie yet."
     )
 
@@ -126,7 +127,7 @@ class ConsentView(APIView):
         parameters=[
             OpenApiParameter(
                 "visitor_id",
-                str,
+                OpenApiTypes.UUID,
                 description="Visitor id, when the visitor cookie cannot be sent.",
             )
         ],

@@ -6,9 +6,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.rest_input import StrictInputSerializer
 from privacy.data_use.selectors import privacy_settings_for_user
 from privacy.data_use.services import privacy_settings_update
-from privacy.serializers import StrictSerializer
 
 
 class PrivacySettingsOutputSerializer(serializers.Serializer):
@@ -19,7 +19,7 @@ class PrivacySettingsOutputSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(allow_null=True)
 
 
-class PrivacySettingsInputSerializer(StrictSerializer):
+class PrivacySettingsInputSerializer(StrictInputSerializer):
     training_opt_out = serializers.BooleanField(required=False)
     do_not_sell_or_share = serializers.BooleanField(required=False)
     marketing_emails = serializers.BooleanField(required=False)

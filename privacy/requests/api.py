@@ -5,14 +5,18 @@ from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts.rest_input import StrictInputSerializer
 from privacy.requests.deadlines import Jurisdiction
 from privacy.requests.models import PrivacyRequest, RequestType
 from privacy.requests.selectors import privacy_request_get_for_user
 from privacy.requests.services import privacy_request_cancel, privacy_request_submit
 
 
-class PrivacyRequestInputSerializer(serializers.Serializer):
-    request_type = serializers.ChoiceField(choices=RequestType.choices)
+class PrivacyRequestInputSerializer(StrictInputSerializer):
+    # A report about a child's account comes through the public form, never from an account.
+    request_type = serializers.ChoiceField(
+        choices=[c for c in RequestType.choices if c[0] != RequestType.CHILD_REPORT]
+    )
     jurisdiction = serializers.ChoiceField(choices=Jurisdiction.choices)
     details = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
 
