@@ -18,10 +18,14 @@ API_PREFIX = "/api/"
 
 
 class Pagination(PageNumberPagination):
-    """Pages of 50 by default; a page number or size that is not valid answers 400."""
+    """Pages of 50 by default; a page number or size that is not valid answers 400.
+
+    Both bounds are in the schema; a page past the last answers 404.
+    """
 
     page_size_query_param = "page_size"
     max_page_size = 200
+    max_page_number = 1_000_000
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
@@ -35,21 +39,23 @@ class Pagination(PageNumberPagination):
             return 1
         if raw == "last":
             return paginator.num_pages
-        return self._number(raw, self.page_query_param, None)
+        return self._number(raw, self.page_query_param, self.max_page_number)
 
-    def _number(self, raw: str, name: str, maximum: int | None) -> int:
+    def _number(self, raw: str, name: str, maximum: int) -> int:
         value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else 0
-        if value < 1 or (maximum is not None and value > maximum):
-            bound = f"between 1 and {maximum}" if maximum else "at least 1"
-            raise exceptions.ValidationError({name: [f"A whole number {bound}."]})
+        if not 1 <= value <= maximum:
+            raise exceptions.ValidationError({name: [f"A whole number between 1 and {maximum}."]})
         return value
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
+        maximum = {
+            self.page_query_param: self.max_page_number,
+            self.page_size_query_param: self.max_page_size,
+        }
         for parameter in parameters:
             parameter["schema"]["minimum"] = 1
-            if parameter["name"] == self.page_size_query_param:
-                parameter["schema"]["maximum"] = self.max_page_size
+            parameter["schema"]["maximum"] = maximum[parameter["name"]]
         return parameters
 
 

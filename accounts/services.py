@@ -276,9 +276,9 @@ def workspace_transfer_ownership(
         Membership.objects.select_for_update().filter(workspace=workspace, user=new_owner).first()
     )
     if target is None:
-        raise DomainError("The new owner must already be a member of this workspace.")
+        raise Conflict("The new owner must already be a member of this workspace.")
     if new_owner.pk == actor.pk:
-        raise DomainError("You already own this workspace.")
+        raise Conflict("You already own this workspace.")
     if keep_actor_as not in Role.values:
         raise DomainError("Unknown role.")
     target.role = Role.OWNER

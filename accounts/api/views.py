@@ -9,17 +9,14 @@ error format.
 from __future__ import annotations
 
 from django.db.models import OuterRef, Subquery
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from accounts import selectors, services
 from accounts.api import serializers as s
-from accounts.audit import Action
-from accounts.errors import NotFound
+from accounts.errors import Conflict, NotFound
 from accounts.models import Membership
 from accounts.permissions import Perm
 
@@ -156,7 +153,7 @@ class WorkspaceTransferOwnershipView(WorkspaceScopedView):
     @extend_schema(
         operation_id="workspaces_transfer_ownership",
         request=s.WorkspaceTransferInputSerializer,
-        responses={200: s.WorkspaceOutputSerializer, **_errors(400, 403, 404)},
+        responses={200: s.WorkspaceOutputSerializer, **_errors(400, 403, 404, 409)},
     )
     def post(self, request, workspace_id):
         """Make another member an owner; you step down to `keep_role` (owners only).
@@ -169,8 +166,9 @@ class WorkspaceTransferOwnershipView(WorkspaceScopedView):
             selectors.workspace_members(workspace=workspace).filter(user_id=data["user_id"]).first()
         )
         if target is None:
-            raise ValidationError(
-                {"user_id": ["The new owner must already be a member of this workspace."]}
+            raise Conflict(
+                "The new owner must already be a member of this workspace.",
+                fields={"user_id": ["Not a member of this workspace."]},
             )
         services.workspace_transfer_ownership(
             workspace=workspace,
@@ -318,12 +316,7 @@ class AuditEventListView(WorkspaceScopedView):
 
     @extend_schema(
         operation_id="workspaces_audit_events_list",
-        parameters=[
-            OpenApiParameter("action", str, enum=Action.all(), description="Only this action."),
-            OpenApiParameter("actor", int, description="Only events by this user id."),
-            OpenApiParameter("since", OpenApiTypes.DATE, description="From this date (UTC)."),
-            OpenApiParameter("until", OpenApiTypes.DATE, description="To this date (UTC)."),
-        ],
+        parameters=[s.AuditEventFilterSerializer],
         responses={200: s.AuditEventOutputSerializer(many=True), **_errors(400, 403, 404)},
     )
     def get(self, request, workspace_id):

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from allauth.account.internal.flows.reauthentication import is_reauthentication_required
 from django.db import transaction
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -39,7 +38,7 @@ def _error_responses(*codes: int) -> dict:
         400: "The input is not valid.",
         403: "A rule or the key's scopes refused.",
         404: "Missing, or not yours to see.",
-        409: "Conflicts with the key's state.",
+        409: "Conflicts with the key's state or the workspace's key lifetime.",
     }
     return {code: OpenApiResponse(description=descriptions[code]) for code in codes}
 
@@ -83,24 +82,19 @@ class ApiKeyListView(_KeysView):
 
     @extend_schema(
         operation_id="api_keys_list",
-        parameters=[
-            OpenApiParameter("environment", OpenApiTypes.STR, enum=Environment.values),
-            OpenApiParameter("status", OpenApiTypes.STR, enum=list(selectors.STATUSES)),
-            OpenApiParameter("sort", OpenApiTypes.STR, enum=list(selectors.SORTS)),
-        ],
-        responses={200: s.ApiKeyOutputSerializer(many=True), **_error_responses(404)},
+        parameters=[s.ApiKeyListQuerySerializer],
+        responses={200: s.ApiKeyOutputSerializer(many=True), **_error_responses(400, 404)},
     )
     def get(self, request, workspace_id):
         workspace = workspace_get_for_user(
             user=request.user, workspace_id=workspace_id, permission=Perm.KEYS_VIEW
         )
-        environment = request.query_params.get("environment", "")
-        status_filter = request.query_params.get("status", "")
+        filters = self.parse(s.ApiKeyListQuerySerializer, request.query_params)
         keys = selectors.api_keys_for_workspace(
             workspace=workspace,
-            environment=environment if environment in Environment.values else "",
-            status=status_filter if status_filter in selectors.STATUSES else "",
-            sort=request.query_params.get("sort", ""),
+            environment=filters.get("environment", ""),
+            status=filters.get("status", ""),
+            sort=filters.get("sort", ""),
         )
         paginator = Pagination()
         page = paginator.paginate_queryset(keys, request, view=self)
@@ -109,7 +103,10 @@ class ApiKeyListView(_KeysView):
     @extend_schema(
         operation_id="api_keys_create",
         request=s.ApiKeyCreateInputSerializer,
-        responses={201: s.ApiKeyWithSecretOutputSerializer, **_error_responses(400, 403, 404)},
+        responses={
+            201: s.ApiKeyWithSecretOutputSerializer,
+            **_error_responses(400, 403, 404, 409),
+        },
         description="Create a key. The response holds the full key, shown only this once.",
     )
     def post(self, request, workspace_id):

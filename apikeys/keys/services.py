@@ -208,7 +208,7 @@ def _clean_expiry(workspace: Workspace, expires_at: datetime | None, now: dateti
             "Expiry must be in the future.", fields={"expires_at": ["In the future."]}
         )
     if lifetime and expires_at > now + timedelta(days=lifetime):
-        raise DomainError(
+        raise Conflict(
             "Expiry is beyond the workspace's maximum key lifetime.",
             fields={"expires_at": [f"At most {lifetime} days from now."]},
         )

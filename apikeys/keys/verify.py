@@ -107,7 +107,11 @@ def document_verify_endpoint(result, generator, request, public):
         "type": "object",
         "properties": {
             "key": {"type": "string", "minLength": 1, "description": "The full API key."},
-            "required_scope": {"type": "string", "enum": sorted(ALL_SCOPES), "nullable": True},
+            "required_scope": {
+                "type": "string",
+                "enum": [*sorted(ALL_SCOPES), None],
+                "nullable": True,
+            },
             "client_ip": {"type": "string", "maxLength": 64, "nullable": True},
             "max_tokens": {**count, "nullable": True},
             "estimated_tokens": {**count, "nullable": True},

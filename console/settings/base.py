@@ -259,6 +259,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # A PATCH body is documented as its serializer reads it: a field it requires is
+    # required (a member's role), the others are optional because they are declared so.
+    "COMPONENT_SPLIT_PATCH": False,
     # Swagger UI is served from our own static files (no CDN; the CSP allows only 'self').
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

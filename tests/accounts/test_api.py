@@ -297,7 +297,7 @@ def test_transfer_body_that_is_not_json_is_refused_and_changes_nothing(api, work
 
 
 @pytest.mark.parametrize("who", ["unknown", "outsider", "member_elsewhere"])
-def test_transfer_to_someone_who_is_not_a_member_is_400_and_changes_nothing(api, workspace, who):
+def test_transfer_to_someone_who_is_not_a_member_is_409_and_changes_nothing(api, workspace, who):
     add_member(workspace, Role.DEVELOPER)
     if who == "unknown":
         user_id = 2**62
@@ -307,18 +307,17 @@ def test_transfer_to_someone_who_is_not_a_member_is_400_and_changes_nothing(api,
         user_id = add_member(WorkspaceFactory(), Role.ADMIN).user_id
     before = ownership_state(workspace)
     response = api.post(transfer_url(workspace), {"user_id": user_id}, format="json")
-    error = assert_error(response, 400, "invalid")
-    assert error["fields"] == {
-        "user_id": ["The new owner must already be a member of this workspace."]
-    }
+    error = assert_error(response, 409, "conflict")
+    assert error["message"] == "The new owner must already be a member of this workspace."
+    assert error["fields"] == {"user_id": ["Not a member of this workspace."]}
     assert ownership_state(workspace) == before
 
 
-def test_transfer_to_yourself_is_400_and_changes_nothing(api, workspace, user):
+def test_transfer_to_yourself_is_409_and_changes_nothing(api, workspace, user):
     add_member(workspace, Role.DEVELOPER)
     before = ownership_state(workspace)
     response = api.post(transfer_url(workspace), {"user_id": user.pk}, format="json")
-    assert assert_error(response, 400, "invalid")["message"] == "You already own this workspace."
+    assert assert_error(response, 409, "conflict")["message"] == "You already own this workspace."
     assert ownership_state(workspace) == before
 
 
@@ -333,7 +332,7 @@ def test_transfer_is_documented_in_the_schema(api):
     assert set(request["properties"]) == {"user_id", "keep_role"}
     ok = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert ok == "#/components/schemas/WorkspaceOutput"
-    assert {"400", "403", "404"} <= set(operation["responses"])
+    assert {"400", "403", "404", "409"} <= set(operation["responses"])
 
 
 # ---------------------------------------------------------------------------- members
