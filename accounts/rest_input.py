@@ -183,6 +183,9 @@ class StrictInputSerializerExtension(OpenApiSerializerExtension):
             schema.pop("description", None)
         for name, field in self.target.fields.items():
             if validate_name in field.validators and name in schema.get("properties", {}):
-                schema["properties"][name]["pattern"] = NAME_PATTERN
+                pattern = NAME_PATTERN
+                if getattr(field, "allow_blank", False):
+                    pattern = f"^$|{pattern}"
+                schema["properties"][name]["pattern"] = pattern
         schema["additionalProperties"] = False
         return schema
