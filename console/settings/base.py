@@ -46,6 +46,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A form body that is not UTF-8 answers 400 before any form reads it.
+    "console.middleware.UndecodableFormMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -226,6 +228,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# JSON bodies nest at most this deep (accounts/jsonbody.py); ours need a handful of levels.
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -234,7 +239,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with a depth limit and the body size cap (console/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["console.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "console.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "console.api.exception_handler",
