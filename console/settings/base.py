@@ -41,6 +41,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Cache-Control: private, no-store on API answers, downloads and signed-in pages.
+    "console.middleware.PrivateCacheMiddleware",
     # The gateway's verify calls skip everything below (see apikeys/middleware.py).
     "apikeys.middleware.GatewayFastLaneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
