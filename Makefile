@@ -57,7 +57,7 @@ format: install
 check-deploy: install
 	DJANGO_SETTINGS_MODULE=console.settings.production \
 	SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')" \
-	ALLOWED_HOSTS=console.example.com \
+	ALLOWED_HOSTS=console.example.com EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend \
 	CSRF_TRUSTED_ORIGINS=https://console.example.com SITE_URL=https://console.example.com \
 	ENCRYPTION_KEYS="k1:$$($(PY) -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \
 	API_KEY_PEPPERS="p1:$$($(PY) -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \

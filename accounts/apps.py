@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         # allauth signals are allauth's public integration points for audit events.
-        from accounts import auth_events  # noqa: F401
+        from accounts import auth_events, checks  # noqa: F401
