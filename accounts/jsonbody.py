@@ -21,10 +21,14 @@ from django.conf import settings
 
 DEFAULT_MAX_DEPTH = 32
 
-# Where nesting can change: a bracket, or the start of a string whose contents are skipped.
-_STRUCTURE = re.compile(r'[\[\]{}"]')
-# The rest of a string after its opening quote (escapes included), in one linear match.
-_STRING_REST = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# A string, escapes included; an unterminated one runs to the end of the text, so every
+# match attempt succeeds at once and the whole scan stays linear.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\Z)', re.DOTALL)
+_PLAIN_STRING = re.compile(r'"[^"]*(?:"|\Z)')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_ONE_KIND = str.maketrans("{}", "[]")
+# NUL as JSON text writes it: \u0000 after an even number of backslashes.
+_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class InvalidJSON(ValueError):
@@ -39,27 +43,20 @@ def max_depth() -> int:
 def nesting_exceeds(text: str, limit: int) -> bool:
     """Tell whether arrays and objects in `text` nest deeper than `limit`.
 
-    Brackets inside strings do not count. The scan stops at the first level past the
-    limit, and at an unterminated string (the parser refuses that text anyway).
+    Brackets inside strings do not count. Strings and everything but brackets are cut
+    out first, then each round removes the innermost pairs: at most `limit` rounds,
+    each a linear pass in C, whatever the body.
     """
-    depth = 0
-    position = 0
-    while match := _STRUCTURE.search(text, position):
-        char = match.group()
-        if char == '"':
-            rest = _STRING_REST.match(text, match.end())
-            if rest is None:
-                return False
-            position = rest.end()
-            continue
-        if char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        else:
-            depth -= 1
-        position = match.end()
-    return False
+    strings = _STRING if "\\" in text else _PLAIN_STRING
+    brackets = _NOT_BRACKET.sub("", strings.sub("", text)).translate(_ONE_KIND)
+    levels = 0
+    while "[]" in brackets:
+        if levels == limit:
+            return True
+        brackets = brackets.replace("[]", "")
+        levels += 1
+    # What is left has no pair (text that is not JSON); its openers still nest.
+    return levels + brackets.count("[") > limit
 
 
 def _finite_float(text: str) -> float:
@@ -73,24 +70,21 @@ def _refuse_constant(name: str):
     raise InvalidJSON(f"{name} is not a JSON number.")
 
 
-def _check_strings(value) -> None:
+def _check_strings(value, source: str) -> None:
     """Refuse strings (keys included) that hold NUL or a lone surrogate."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise InvalidJSON("Text must not contain NUL characters.")
-            if not item.isascii():
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise InvalidJSON("Text must not contain lone surrogates.") from None
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+    # Parsed JSON holds NUL or a surrogate only where the text escapes one (\u0000,
+    # \udXXX); raw control characters and invalid UTF-8 are refused earlier.
+    if "\\u0000" not in source and "\\ud" not in source.lower():
+        return
+    # Serialising again runs in C: a lone surrogate cannot be encoded as UTF-8, and NUL
+    # comes out escaped.
+    text = json.dumps(value, ensure_ascii=False)
+    if _NUL.search(text):
+        raise InvalidJSON("Text must not contain NUL characters.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidJSON("Text must not contain lone surrogates.") from None
 
 
 def loads(body: bytes | str, *, depth: int | None = None):
@@ -115,7 +109,7 @@ def loads(body: bytes | str, *, depth: int | None = None):
     except ValueError as exc:
         # Also integers longer than the interpreter converts (sys.get_int_max_str_digits).
         raise InvalidJSON(f"The body is not valid JSON: {_reason(exc)}") from None
-    _check_strings(value)
+    _check_strings(value, text)
     return value
 
 
