@@ -25,7 +25,9 @@ PRODUCTION = {
 
 
 def _check_deploy(**overrides) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("EMAIL_BACKEND", "DEBUG")}
+    # A clean environment, as a server has: other tests may export settings of their own
+    # (DJANGO_ALLOW_ASYNC_UNSAFE, for one), which check --deploy rightly refuses.
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
     env.update(PRODUCTION)
     env.update(overrides)
     return subprocess.run(
