@@ -2,7 +2,8 @@
 
 Everything here is read-only except what a service does: deactivating or reactivating
 an account and revoking an invitation are actions that call the services, so the
-audit event and the side effects (ended sessions) cannot be skipped. Nothing is added
+audit event and the side effects (ended sessions) cannot be skipped, and support staff
+act on customers only (the service refuses staff and superuser accounts to them). Nothing is added
 or deleted here; deletion has its own machinery. Password hashes and invitation token
 hashes are never shown.
 """
@@ -97,7 +98,11 @@ class UserAdmin(ServiceOnlyAdmin):
                 self.message_user(request, "You cannot deactivate yourself.", messages.ERROR)
                 continue
             if user.is_active != is_active:
-                user_set_active(user=user, is_active=is_active, actor=request.user)
+                try:
+                    user_set_active(user=user, is_active=is_active, actor=request.user)
+                except DomainError as exc:
+                    self.message_user(request, f"{user.email}: {exc}", messages.ERROR)
+                    continue
                 changed += 1
         verb = "reactivated" if is_active else "deactivated"
         self.message_user(request, f"{changed} account(s) {verb}.", messages.SUCCESS)

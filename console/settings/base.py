@@ -44,11 +44,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Cache-Control: private, no-store on API answers, downloads and signed-in pages.
+    "console.middleware.PrivateCacheMiddleware",
     # The gateway's verify calls skip everything below (see apikeys/middleware.py).
     "apikeys.keys.middleware.GatewayFastLaneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A form body that is not UTF-8 answers 400 before any form reads it.
+    "console.middleware.UndecodableFormMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -234,6 +238,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# JSON bodies nest at most this deep (accounts/jsonbody.py); ours need a handful of levels.
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -242,7 +249,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with a depth limit and the body size cap (accounts/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["accounts.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "accounts.rest.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "accounts.rest.exception_handler",
@@ -345,7 +353,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # One-time tokens in paths never reach a log line: Django logs the path of a 404 or
+    # 403 (django.request) and of every request under runserver (django.server).
+    "filters": {"redact_tokens": {"()": "accounts.log_redaction.RedactTokensFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
