@@ -357,14 +357,18 @@ def test_admin_password_change_form_cannot_change_the_password(staff, mailoutbox
     assert mailoutbox == []
 
 
-def test_staff_password_change_through_allauth_is_audited_and_notified(staff, mailoutbox):
+def test_staff_password_change_through_allauth_is_audited_and_notified(
+    staff, mailoutbox, django_capture_on_commit_callbacks
+):
     client = admin_client_with_mfa(staff)
     new = "a brand new passphrase 77"
 
-    response = client.post(
-        reverse("account_change_password"),
-        {"oldpassword": DEFAULT_PASSWORD, "password1": new, "password2": new},
-    )
+    # The notice is sent once the change commits, like every email.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("account_change_password"),
+            {"oldpassword": DEFAULT_PASSWORD, "password1": new, "password2": new},
+        )
 
     assert response.status_code == 302
     staff.refresh_from_db()
