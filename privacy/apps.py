@@ -23,3 +23,7 @@ class PrivacyConfig(AppConfig):
         for registry, hook in hooks:
             if hook not in registry:
                 registry.append(hook)
+        # Account data whose deletion needs its feature's own code (files on disk).
+        deletion.ACCOUNT_DATA_HOOKS.setdefault(
+            "privacy.exports", exports.exports_delete_for_account
+        )

@@ -5,6 +5,10 @@ a server-side cursor into a ZIP on disk (JSON for everything, CSV as well for ta
 records progress the request page polls, and offers a signed, owner-only download
 that expires after EXPORT_TTL_DAYS, when the file is deleted.
 
+Every file in the export folder has an owner row: the file is named after its
+`DataExport`, is deleted before its row (on expiry and with the account), and a sweep
+deletes whatever file no row owns.
+
 Every model is either exported (DATASETS) or listed in EXCLUDED with a reason; a test
 fails when a new model is neither.
 """
@@ -750,7 +754,7 @@ def _sha256(path: Path) -> str:
 
 
 @transaction.atomic
-def _export_finish(*, export: DataExport, path: Path) -> DataExport:
+def _export_finish(*, export: DataExport, path: Path) -> DataExport | None:
     now = timezone.now()
     updated = DataExport.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
         status=ExportStatus.READY,
@@ -762,7 +766,12 @@ def _export_finish(*, export: DataExport, path: Path) -> DataExport:
         rows_done=F("rows_total"),
         heartbeat_at=now,
     )
-    export = DataExport.objects.select_related("user").get(pk=export.pk)
+    export = DataExport.objects.select_related("user").filter(pk=export.pk).first()
+    if export is None:
+        # The row went while the file was written (its account was deleted): the file
+        # has no owner and goes too.
+        _export_files_unlink(export_id=path.stem, file_name=path.name)
+        return None
     if not updated:
         return export
     audit_record(action="privacy.export_ready", actor=None, subject_user=export.user, target=export)
@@ -794,12 +803,102 @@ def exports_expire(*, now=None) -> int:
     now = now or timezone.now()
     expired = 0
     for export in DataExport.objects.filter(status=ExportStatus.READY, expires_at__lte=now):
-        if export.file_name:
-            (_export_dir() / export.file_name).unlink(missing_ok=True)
+        _export_files_unlink(export_id=export.pk, file_name=export.file_name)
         expired += DataExport.objects.filter(pk=export.pk, status=ExportStatus.READY).update(
             status=ExportStatus.EXPIRED, file_name=""
         )
     return expired
+
+
+def _export_files_unlink(*, export_id, file_name: str = "") -> None:
+    """Delete every file an export may have on disk (finished or partial)."""
+    folder = _export_dir()
+    names = {f"{export_id}.zip", f"{export_id}.zip.partial"}
+    if file_name:
+        names.add(file_name)
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
+
+
+def exports_delete_for_account(
+    *, user_id: int, limit: int, **_: object
+) -> tuple[dict[str, int], bool]:
+    """Delete up to `limit` of an account's exports, each file before its row.
+
+    A deletion step (see privacy.apps): the files go first, then the rows in the
+    caller's transaction. If that transaction is lost, the rows are still there and the
+    next run deletes them again (a missing file is no error). Return the counts and
+    whether nothing is left.
+    """
+    rows = list(
+        DataExport.objects.filter(user_id=user_id)
+        .order_by("pk")
+        .values_list("pk", "file_name")[:limit]
+    )
+    if not rows:
+        return {}, True
+    for export_id, file_name in rows:
+        _export_files_unlink(export_id=export_id, file_name=file_name)
+    _, per_model = DataExport.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+    counts = dict(per_model)
+    counts["privacy.DataExport (files)"] = len(rows)
+    return counts, len(rows) < limit
+
+
+def _owned(name: str, rows: dict) -> bool:
+    export_id = _as_uuid(name.split(".", 1)[0])
+    row = rows.get(export_id)
+    if row is None:
+        return False
+    status, file_name = row
+    if status in (ExportStatus.PENDING, ExportStatus.RUNNING):
+        # Being written; the finished ZIP is in place a moment before the row says so.
+        return name in (f"{export_id}.zip", f"{export_id}.zip.partial")
+    return status == ExportStatus.READY and name == file_name
+
+
+def exports_sweep_orphans(*, now=None, min_age: timedelta | None = None) -> int:
+    """Delete files in the export folder that no export row owns; return how many.
+
+    A file is owned by the row it is named after while that export is being built, and
+    by a ready export whose file it is. Files younger than `min_age`
+    (EXPORT_ORPHAN_MIN_AGE_MINUTES) are left alone, so a file being written, or whose
+    row is not committed yet, is never swept.
+    """
+    now = now or timezone.now()
+    if min_age is None:
+        min_age = timedelta(minutes=int(getattr(settings, "EXPORT_ORPHAN_MIN_AGE_MINUTES", 60)))
+    cutoff = (now - min_age).timestamp()
+    folder = _export_dir()
+    swept = 0
+    with os.scandir(folder) as entries:
+        while batch := list(islice(entries, 1000)):
+            old = [
+                entry.name
+                for entry in batch
+                if not entry.is_dir(follow_symlinks=False)
+                and entry.stat(follow_symlinks=False).st_mtime < cutoff
+            ]
+            ids = {_as_uuid(name.split(".", 1)[0]) for name in old} - {None}
+            rows = {
+                str(pk): (status, file_name)
+                for pk, status, file_name in DataExport.objects.filter(pk__in=ids).values_list(
+                    "pk", "status", "file_name"
+                )
+            }
+            for name in old:
+                if not _owned(name, rows):
+                    (folder / name).unlink(missing_ok=True)
+                    logger.info("Deleted export file %s: no export owns it.", name)
+                    swept += 1
+    return swept
+
+
+def _as_uuid(value: str) -> str | None:
+    try:
+        return str(UUID(value))
+    except ValueError:
+        return None
 
 
 # ---------------------------------------------------------------------------- download
