@@ -315,6 +315,11 @@ EXPORT_ORPHAN_MIN_AGE_MINUTES = env.int("EXPORT_ORPHAN_MIN_AGE_MINUTES", default
 
 # Privacy requests.
 PRIVACY_REQUEST_CONFIRMATION_HOURS = env.int("PRIVACY_REQUEST_CONFIRMATION_HOURS", default=24)
+# A public request still unconfirmed this long after its link expired is closed as
+# expired and purged (it holds an email, a name and free text, and was never received).
+PRIVACY_REQUEST_UNCONFIRMED_GRACE_HOURS = env.int(
+    "PRIVACY_REQUEST_UNCONFIRMED_GRACE_HOURS", default=24
+)
 PRIVACY_REQUEST_DUE_SOON_DAYS = env.int("PRIVACY_REQUEST_DUE_SOON_DAYS", default=5)
 # Who is alerted about due and overdue requests; empty means every active staff user.
 PRIVACY_STAFF_EMAILS = env.list("PRIVACY_STAFF_EMAILS", default=[])
