@@ -39,6 +39,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import (
     BooleanField,
+    Case,
     CharField,
     DateField,
     DateTimeField,
@@ -49,6 +50,8 @@ from django.db.models import (
     QuerySet,
     TextField,
     UUIDField,
+    Value,
+    When,
 )
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -82,10 +85,24 @@ class Dataset:
     fields: tuple[str, ...]
     rows: Callable[..., QuerySet]
     table: bool = True  # also written as CSV
+    # Fields that may hold other people's data: field → callable(user) giving the rows
+    # whose value is the person's own (a Q); elsewhere the value is left out (null or "").
+    own_only: dict[str, Callable[..., Q]] | None = None
 
 
 def _model(label: str):
     return apps.get_model(label)
+
+
+def _own_event(user) -> Q:
+    """Events whose address and browser are the person's own, or about their account.
+
+    Their own actions, and events about their account with no one acting (failed
+    sign-ins against it, as the activity page shows them). Where someone else acted
+    (staff handling their request, a teammate changing their role) the address and
+    browser are that person's, and are left out.
+    """
+    return Q(actor_id=user.pk) | Q(actor_id__isnull=True, subject_user_id=user.pk)
 
 
 def _user_keys(user):
@@ -277,7 +294,8 @@ DATASETS: tuple[Dataset, ...] = (
     Dataset(
         "audit_events",
         "accounts.AuditEvent",
-        "Security and audit events you performed or that concern your account.",
+        "Security and audit events you performed or that concern your account. Where "
+        "someone else acted (staff, a teammate), their IP address and browser are left out.",
         (
             "occurred_at",
             "action",
@@ -291,6 +309,7 @@ DATASETS: tuple[Dataset, ...] = (
         lambda user: _model("accounts.AuditEvent").objects.filter(
             Q(actor_id=user.pk) | Q(subject_user_id=user.pk)
         ),
+        own_only={"ip_address": _own_event, "user_agent": _own_event},
     ),
     Dataset(
         "sessions",
@@ -368,7 +387,7 @@ class _Columns:
     row objects and `csv.writer` would write.
     """
 
-    def __init__(self, dataset: Dataset, *, vendor: str):
+    def __init__(self, dataset: Dataset, *, vendor: str, user=None):
         from accounts.fields import EncryptedTextField
 
         model = _model(dataset.model)
@@ -398,6 +417,13 @@ class _Columns:
                     kind = "int"
                 elif not isinstance(target, CharField | TextField):
                     kind = "other"
+            if dataset.own_only and name in dataset.own_only:
+                # Someone else's value never leaves the database (text columns only).
+                self.selects[alias] = Case(
+                    When(dataset.own_only[name](user), then=self.selects[alias]),
+                    default=Value(None if field.null else ""),
+                    output_field=TextField(),
+                )
             # A NOT NULL column skips the per-value test for None.
             self.kinds.append(kind if field.null or kind in ("bool", "other") else kind + "!")
         keys = (json.dumps(name, ensure_ascii=False).replace("%", "%%") for name in self.fields)
@@ -630,7 +656,7 @@ class _BackgroundWriter:
 def _write_dataset(zf: zipfile.ZipFile, dataset: Dataset, user, progress: _Progress) -> int:
     queryset = dataset.rows(user)
     fields = dataset.fields
-    columns = _Columns(dataset, vendor=connections[queryset.db].vendor)
+    columns = _Columns(dataset, vendor=connections[queryset.db].vendor, user=user)
     count = 0
     # The JSON, the larger file, goes straight into the archive from a thread while the
     # CSV waits in a temporary file (one ZIP entry can be written at a time).

@@ -239,3 +239,43 @@ def test_a_file_finished_after_its_row_was_deleted_is_removed(user, settings):
 
     assert _export_finish(export=export, path=path) is None
     assert not path.exists()
+
+
+def test_audit_events_leave_out_the_address_and_browser_of_others_who_acted(user):
+    from accounts.audit import Action, audit_record
+
+    staff = UserFactory(is_staff=True)
+    audit_record(
+        action=Action.PROFILE_UPDATED, actor=user, ip_address="203.0.113.1", user_agent="Mine/1.0"
+    )
+    audit_record(
+        action="privacy_request.verified",
+        actor=staff,
+        subject_user=user,
+        ip_address="198.51.100.77",
+        user_agent="StaffBrowser/9.9",
+    )
+    audit_record(
+        action=Action.LOGIN_FAILED,
+        subject_user=user,
+        actor_email="",
+        ip_address="192.0.2.66",
+        user_agent="Guesser/0.1",
+    )
+
+    export = export_run(export_id=DataExport.objects.create(user=user).pk)
+
+    with _open(export) as archive:
+        everything = b"".join(archive.read(name) for name in archive.namelist())
+        events = {e["action"]: e for e in json.loads(archive.read("audit_events.json"))}
+        csv_text = archive.read("audit_events.csv").decode()
+    assert b"198.51.100.77" not in everything and b"StaffBrowser" not in everything
+    assert staff.email.encode() not in everything
+    staff_event = events["privacy_request.verified"]
+    assert staff_event["ip_address"] is None and staff_event["user_agent"] == ""
+    own = events[Action.PROFILE_UPDATED]
+    assert (own["ip_address"], own["user_agent"]) == ("203.0.113.1", "Mine/1.0")
+    # Failed sign-ins against the account stay as the activity page shows them.
+    failed = events[Action.LOGIN_FAILED]
+    assert (failed["ip_address"], failed["user_agent"]) == ("192.0.2.66", "Guesser/0.1")
+    assert "192.0.2.66" in csv_text and "203.0.113.1" in csv_text
