@@ -273,6 +273,7 @@ DATASETS: tuple[Dataset, ...] = (
             "extended_due_date",
             "extension_reason",
             "closed_at",
+            "closed_reason",
             "resolution",
         ),
         lambda user: _model("privacy.PrivacyRequest").objects.filter(user=user),
