@@ -12,6 +12,7 @@ class PrivacyConfig(AppConfig):
         from privacy.deletion import services as deletion
         from privacy.exports import services as exports
         from privacy.requests import services as requests
+        from privacy.retention.services import retention_register_purger
 
         # Explicit registration (not signals), one way only: a feature lower down calls
         # the hooks of the features above it without importing them.
@@ -23,3 +24,12 @@ class PrivacyConfig(AppConfig):
         for registry, hook in hooks:
             if hook not in registry:
                 registry.append(hook)
+        # Account data whose deletion needs its feature's own code (files on disk, open
+        # requests to close) and a purger that first expires unconfirmed requests.
+        deletion.ACCOUNT_DATA_HOOKS.setdefault(
+            "privacy.exports", exports.exports_delete_for_account
+        )
+        deletion.ACCOUNT_DATA_HOOKS.setdefault(
+            "privacy.requests", requests.privacy_requests_close_for_deleted_account
+        )
+        retention_register_purger("privacy.PrivacyRequest", requests.privacy_requests_purge)

@@ -232,6 +232,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 120.0,
     },
     "exports-expire": {"task": "privacy.tasks_export.expire_exports", "schedule": 3600.0},
+    # Every export file has an owner row; delete the ones left without (a lost commit,
+    # a worker that died between writing and recording).
+    "exports-sweep-orphan-files": {
+        "task": "privacy.tasks_export.sweep_orphan_files",
+        "schedule": 3600.0,
+    },
     "privacy-request-deadline-alerts": {
         "task": "privacy.tasks_requests.alert_staff_about_deadlines",
         "schedule": 3600.0,
@@ -303,9 +309,17 @@ CSRF_COOKIE_HTTPONLY = True
 
 # Data exports: how long the download link and the file live.
 EXPORT_TTL_DAYS = env.int("EXPORT_TTL_DAYS", default=7)
+# A file in the export folder without an owner row is deleted once this old (younger
+# ones may still be being written).
+EXPORT_ORPHAN_MIN_AGE_MINUTES = env.int("EXPORT_ORPHAN_MIN_AGE_MINUTES", default=60)
 
 # Privacy requests.
 PRIVACY_REQUEST_CONFIRMATION_HOURS = env.int("PRIVACY_REQUEST_CONFIRMATION_HOURS", default=24)
+# A public request still unconfirmed this long after its link expired is closed as
+# expired and purged (it holds an email, a name and free text, and was never received).
+PRIVACY_REQUEST_UNCONFIRMED_GRACE_HOURS = env.int(
+    "PRIVACY_REQUEST_UNCONFIRMED_GRACE_HOURS", default=24
+)
 PRIVACY_REQUEST_DUE_SOON_DAYS = env.int("PRIVACY_REQUEST_DUE_SOON_DAYS", default=5)
 # Who is alerted about due and overdue requests; empty means every active staff user.
 PRIVACY_STAFF_EMAILS = env.list("PRIVACY_STAFF_EMAILS", default=[])

@@ -52,6 +52,15 @@ CANCEL_SALT = "privacy.deletion.cancel"
 DELETION_CLOSED_HOOKS: list = []
 
 
+# Account data owned by features above this one, deleted by their own code: name →
+# hook(user_id=..., deletion_id=..., limit=...) returning (counts, finished). Each hook
+# is a step of the job, run in batch transactions before the audit trail is erased and
+# the account row deleted, until it says it is finished; it must be safe to run again
+# after a lost commit. Features register here at start-up (privacy.apps); the name is
+# stored in the job's plan, so it never changes.
+ACCOUNT_DATA_HOOKS: dict[str, Any] = {}
+
+
 def _deletion_closed(*, deletion_id: int, completed: bool) -> None:
     for hook in DELETION_CLOSED_HOOKS:
         hook(deletion_id=deletion_id, completed=completed)
@@ -619,6 +628,8 @@ def _plan_steps(deletion: DeletionRequest) -> list[dict]:
             if op == "rows"
             else {"op": op, "label": item.label, "user": user_id}
         )
+    for name in ACCOUNT_DATA_HOOKS:
+        steps.append({"op": "hook", "name": name, "user": user_id, "deletion": deletion.pk})
     steps += [
         {"op": "audit_erase", "user": user_id},
         {"op": "receipt", "user": user_id},
@@ -724,6 +735,19 @@ def _step_anonymise(step: dict, cursor: Any, limit: int) -> BatchResult:
     return BatchResult(counts={f"{step['label']} (anonymised)": count}, finished=len(ids) < batch)
 
 
+def _step_hook(step: dict, cursor: Any, limit: int) -> BatchResult:
+    hook = ACCOUNT_DATA_HOOKS.get(step["name"])
+    if hook is None:
+        # Unregistered since the plan was made: the account row's delete still takes
+        # the rows along, and the features' sweeps their files.
+        logger.warning("Deletion step %s has no hook registered; skipped.", step["name"])
+        return BatchResult(finished=True)
+    counts, finished = hook(
+        user_id=step["user"], deletion_id=step["deletion"], limit=_small_batch(limit)
+    )
+    return BatchResult(counts=counts, finished=finished)
+
+
 def _step_audit_erase(step: dict, cursor: Any, limit: int) -> BatchResult:
     # The erasing updates are heap-only (see accounts migration 0004), a few µs an
     # event with the append-only trigger's check included.
@@ -752,6 +776,7 @@ STEP_HANDLERS = {
     "deactivate": _step_deactivate,
     "invitations_to": _step_invitations_to,
     "anonymise": _step_anonymise,
+    "hook": _step_hook,
     "audit_erase": _step_audit_erase,
     "workspace_row": _step_workspace_row,
     "user_row": _step_user_row,
@@ -763,6 +788,7 @@ PHASES = {
     "deactivate": "sign-out",
     "invitations_to": "invitations",
     "anonymise": "anonymise",
+    "hook": "records",
     "audit_erase": "audit",
     "receipt": "receipt",
     "workspace_row": "workspace",
@@ -904,7 +930,15 @@ def _finish(row: DeletionRequest, now: datetime) -> None:
 
 # Steps that touch few rows; several of them share one transaction (and one ledger
 # update) while it is young, instead of paying for a commit each.
-LIGHT_STEPS = {"rows", "deactivate", "invitations_to", "anonymise", "workspace_row", "user_row"}
+LIGHT_STEPS = {
+    "rows",
+    "deactivate",
+    "invitations_to",
+    "anonymise",
+    "hook",
+    "workspace_row",
+    "user_row",
+}
 
 
 def _room_for_another_step(

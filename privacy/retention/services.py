@@ -73,6 +73,13 @@ def _purge_by_age(*, label: str, rule: RetentionRule, now: datetime, stats: Batc
     )
 
 
+def retention_delete_in_batches(
+    label: str, condition: Q, stats: BatchStats, batch: int = 1000
+) -> int:
+    """Delete the rows of `label` matching `condition` through the ORM, in short batches."""
+    return _delete_in_batches(label, condition, stats, batch)
+
+
 def _delete_in_batches(label: str, condition: Q, stats: BatchStats, batch: int = 1000) -> int:
     model = apps.get_model(label)
     total = 0
@@ -361,7 +368,10 @@ RETENTION: dict[str, RetentionRule] = {
     "privacy.PolicyAcceptance": _with_account("account"),
     "privacy.PrivacyRequest": RetentionRule(
         category="privacy_requests",
-        period="3 years after the request is closed",
+        period=(
+            "3 years after the request is closed; a public request never confirmed, "
+            "once its confirmation link is PRIVACY_REQUEST_UNCONFIRMED_GRACE_HOURS past expiry"
+        ),
         action=Action.PURGE,
         days=3 * 365,
         age_field="closed_at",
@@ -398,6 +408,11 @@ RETENTION: dict[str, RetentionRule] = {
 def retention_register(label: str, **fields) -> None:
     """Declare a model's retention (call at app ready). See `RetentionRule` for fields."""
     RETENTION[label] = RetentionRule(**fields)
+
+
+def retention_register_purger(label: str, purge: Callable) -> None:
+    """Give a registered model a purger of its own feature (call at app ready)."""
+    RETENTION[label] = replace(RETENTION[label], purge=purge)
 
 
 def retention_rule(label: str) -> RetentionRule | None:

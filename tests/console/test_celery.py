@@ -24,6 +24,7 @@ TASK_NAMES = {
     "privacy.tasks_export.run_export",
     "privacy.tasks_export.requeue_lost_exports",
     "privacy.tasks_export.expire_exports",
+    "privacy.tasks_export.sweep_orphan_files",
     "privacy.tasks_requests.alert_staff_about_deadlines",
 }
 

@@ -429,3 +429,56 @@ def test_batches_commit_separately_so_a_failure_keeps_earlier_progress(account, 
     assert deletion.claimed_by == "" and "database went away" in deletion.last_error
     assert run_to_end(deletion.pk)[-1] == "completed"
     assert not UsageRecord.objects.filter(workspace_id=account["own"].pk).exists()
+
+
+@pytest.fixture
+def exported(account, settings, tmp_path):
+    """The leaving user has two finished data exports on disk."""
+    from privacy.exports.models import DataExport
+    from privacy.exports.services import export_run
+
+    settings.MEDIA_ROOT = tmp_path
+    exports = [export_run(export_id=DataExport.objects.create(user=account["user"]).pk)]
+    exports.append(export_run(export_id=DataExport.objects.create(user=account["user"]).pk))
+    paths = [tmp_path / "exports" / export.file_name for export in exports]
+    assert all(path.exists() for path in paths)
+    return paths
+
+
+def test_deleting_the_account_deletes_its_export_files_with_their_rows(account, exported):
+    from privacy.exports.models import DataExport
+
+    deletion = account_deletion_request(user=account["user"])
+    make_due(deletion)
+
+    assert run_to_end(deletion.pk)[-1] == "completed"
+
+    assert not any(path.exists() for path in exported)
+    assert not DataExport.objects.exists()
+    deletion.refresh_from_db()
+    assert deletion.receipt["deleted"]["privacy.DataExport (files)"] == 2
+
+
+def test_export_files_go_even_if_the_worker_dies_after_deleting_them(
+    account, exported, monkeypatch
+):
+    from privacy.exports.models import DataExport
+
+    deletion = account_deletion_request(user=account["user"])
+    make_due(deletion)
+    original = deletion_module.STEP_HANDLERS["hook"]
+
+    def dies_before_commit(step, cursor, limit):
+        original(step, cursor, limit)
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setitem(deletion_module.STEP_HANDLERS, "hook", dies_before_commit)
+    with pytest.raises(RuntimeError):
+        deletion_run(deletion_id=deletion.pk)
+    # The files went first; the rows' delete was rolled back with the batch.
+    assert not any(path.exists() for path in exported)
+    assert DataExport.objects.count() == 2
+
+    monkeypatch.setitem(deletion_module.STEP_HANDLERS, "hook", original)
+    assert run_to_end(deletion.pk)[-1] == "completed"
+    assert not DataExport.objects.exists()
