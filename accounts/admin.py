@@ -17,7 +17,7 @@ from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
 
 from accounts.errors import DomainError
-from accounts.models import AuditEvent, Invitation, Membership, User, Workspace
+from accounts.models import AuditEvent, Invitation, Membership, OutboundEmail, User, Workspace
 from accounts.services import invitation_revoke_by_staff, user_set_active
 
 
@@ -232,3 +232,25 @@ class AuditEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "occurred_at"
     # Counting a large append-only table on every page view is not worth it.
     show_full_result_count = False
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(ReadOnlyAdmin):
+    """The outbox's state only: recipients, subject and body hold one-time links and
+    personal data, so they are neither listed nor shown."""
+
+    list_display = ("id", "kind", "status", "attempts", "created_at", "sent_at", "last_error")
+    list_filter = ("status", "kind")
+    fields = (
+        "kind",
+        "ref",
+        "status",
+        "attempts",
+        "created_at",
+        "next_attempt_at",
+        "claimed_until",
+        "sent_at",
+        "last_error",
+    )
+    readonly_fields = fields
+    ordering = ("-id",)

@@ -231,3 +231,60 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action}"
+
+
+class OutboundEmailStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class OutboundEmailQuerySet(models.QuerySet):
+    def due(self, *, now):
+        """Rows a sweep should queue again: waiting past their time, or a lapsed lease."""
+        return self.filter(
+            models.Q(status=OutboundEmailStatus.PENDING, next_attempt_at__lte=now)
+            | models.Q(status=OutboundEmailStatus.SENDING, claimed_until__lt=now)
+        )
+
+
+class OutboundEmail(models.Model):
+    """One email in the outbox: written with the change that causes it, sent from here.
+
+    The row, not the broker message, is the truth (see accounts.emails). Subject, body
+    and recipients carry one-time links and personal data, so they are encrypted at
+    rest; `kind` and `ref` say which "on sent" hook to call and with what, and hold no
+    personal data.
+    """
+
+    kind = models.CharField(max_length=64, blank=True, default="")
+    ref = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(
+        max_length=16, choices=OutboundEmailStatus.choices, default=OutboundEmailStatus.PENDING
+    )
+    recipients = EncryptedTextField()  # a JSON list of addresses
+    subject = EncryptedTextField()
+    body = EncryptedTextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    # When the sweep may queue the row again (the first message is given time to arrive).
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # The lease of the worker sending it; after it lapses another worker may send it.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # The exception class of the last failure only: messages may quote addresses.
+    last_error = models.CharField(max_length=200, blank=True, default="")
+
+    objects = OutboundEmailQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "outbound email"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="outbound_email_due"),
+            models.Index(fields=["status", "sent_at"], name="outbound_email_sent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Email {self.pk} ({self.kind or 'plain'}, {self.status})"

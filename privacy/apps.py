@@ -7,10 +7,12 @@ class PrivacyConfig(AppConfig):
 
     def ready(self):
         # allauth's sign-in and sign-up signals are its integration points for consent.
+        from accounts.emails import email_sent_hook_register
         from accounts.services import WORKSPACE_HOOKS
         from privacy import auth_events  # noqa: F401
         from privacy.deletion import services as deletion
         from privacy.exports import services as exports
+        from privacy.policies import services as policies
         from privacy.requests import services as requests
         from privacy.retention.services import retention_register_purger
 
@@ -33,3 +35,9 @@ class PrivacyConfig(AppConfig):
             "privacy.requests", requests.privacy_requests_close_for_deleted_account
         )
         retention_register_purger("privacy.PrivacyRequest", requests.privacy_requests_purge)
+        # States that mean "the person was told" are set when the email is sent.
+        email_sent_hook_register(
+            requests.RECEIVED_EMAIL_KIND, requests.privacy_request_acknowledged
+        )
+        email_sent_hook_register(deletion.RECEIPT_EMAIL_KIND, deletion.deletion_receipt_sent)
+        email_sent_hook_register(policies.NOTICE_EMAIL_KIND, policies.policy_notice_sent)

@@ -189,6 +189,16 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Console <no-reply@console.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Only for the file-based backend (django.core.mail.backends.filebased).
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=None)
+# The outbox (accounts/emails.py): how long a sender holds a row, how long a queued
+# message may take before a sweep queues it again, retries, and how long delivered
+# messages (which hold one-time links) are kept before the retention job purges them.
+EMAIL_OUTBOX_LEASE_SECONDS = env.int("EMAIL_OUTBOX_LEASE_SECONDS", default=300)
+EMAIL_OUTBOX_REQUEUE_AFTER_SECONDS = env.int("EMAIL_OUTBOX_REQUEUE_AFTER_SECONDS", default=120)
+EMAIL_OUTBOX_BACKOFF_SECONDS = env.int("EMAIL_OUTBOX_BACKOFF_SECONDS", default=30)
+EMAIL_OUTBOX_MAX_ATTEMPTS = env.int("EMAIL_OUTBOX_MAX_ATTEMPTS", default=8)
+EMAIL_OUTBOX_KEEP_DAYS = env.int("EMAIL_OUTBOX_KEEP_DAYS", default=7)
 
 # Encryption at rest: "kid:base64key,kid2:base64key"; the first entry is the primary key.
 ENCRYPTION_KEYS = env("ENCRYPTION_KEYS", default="")
@@ -216,6 +226,8 @@ CELERY_IMPORTS = [
     "privacy.retention.tasks",
 ]
 CELERY_BEAT_SCHEDULE = {
+    # The outbox row is the truth: send again what a lost message or dead worker left.
+    "email-outbox-sweep": {"task": "accounts.outbox_sweep", "schedule": 60.0},
     # Yesterday as well as today: the gateway reports the last minutes of a day late.
     "usage-rollup-recent": {"task": "apikeys.usage_rollup_recent", "schedule": 300.0},
     "api-key-last-used-flush": {"task": "apikeys.last_used_flush", "schedule": 60.0},

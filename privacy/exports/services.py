@@ -255,7 +255,7 @@ DATASETS: tuple[Dataset, ...] = (
         "policy_notices",
         "privacy.PolicyNotice",
         "Advance notices of policy changes we emailed you.",
-        ("policy_version_id", "sent_at"),
+        ("policy_version_id", "queued_at", "sent_at"),
         lambda user: _model("privacy.PolicyNotice").objects.filter(user=user),
     ),
     Dataset(
@@ -330,6 +330,9 @@ DATASETS: tuple[Dataset, ...] = (
 
 EXCLUDED: dict[str, str] = {
     "accounts.Invitation.token": "secret tokens are never exported",
+    "accounts.OutboundEmail": (
+        "copies of emails already sent to you, with one-time links; kept a few days only"
+    ),
     "privacy.PrivacyRequestNote": "internal staff notes about handling a request",
     "privacy.PolicyVersion": "public documents, the same for everyone (see the policy pages)",
     "privacy.RetentionRun": "records of system jobs; no personal data",

@@ -83,9 +83,15 @@ def _audit(request: PrivacyRequest, *, action: str, actor, metadata: dict | None
     )
 
 
+# The outbox kind of the receipt email; when it is sent the request is acknowledged.
+RECEIVED_EMAIL_KIND = "privacy.request_received"
+
+
 def _notify(request: PrivacyRequest, *, event: str, extra: dict | None = None) -> None:
     email_enqueue(
         to=[request.email],
+        kind=RECEIVED_EMAIL_KIND if event == "received" else "",
+        ref=str(request.pk),
         template="privacy/email/request_status",
         context={
             "request": request,
@@ -116,8 +122,15 @@ def _start_clock(request: PrivacyRequest, *, now) -> None:
     request.received_at = now
     request.acknowledge_by = deadlines.acknowledge_by
     request.due_date = deadlines.due
-    # The receipt email is the acknowledgement (CCPA: within 10 business days).
-    request.acknowledged_at = now
+    # The receipt email is the acknowledgement (CCPA: within 10 business days); it is
+    # recorded when that email is sent (privacy_request_acknowledged), not queued.
+
+
+def privacy_request_acknowledged(*, ref: str, sent_at) -> int:
+    """Record that the receipt email of request `ref` went out (an outbox hook)."""
+    return PrivacyRequest.objects.filter(pk=ref, acknowledged_at__isnull=True).update(
+        acknowledged_at=sent_at
+    )
 
 
 # ---------------------------------------------------------------------------- submit

@@ -99,6 +99,22 @@ def _delete_in_batches(label: str, condition: Q, stats: BatchStats, batch: int =
             return total
 
 
+def _purge_outbound_email(
+    *, label: str, rule: RetentionRule, now: datetime, stats: BatchStats
+) -> int:
+    """Delete sent and given-up emails older than EMAIL_OUTBOX_KEEP_DAYS (read now).
+
+    They hold one-time links and personal data; the ones still to be sent are kept.
+    """
+    from accounts.models import OutboundEmailStatus
+
+    cutoff = now - timedelta(days=int(getattr(settings, "EMAIL_OUTBOX_KEEP_DAYS", 7)))
+    condition = Q(status=OutboundEmailStatus.SENT, sent_at__lt=cutoff) | Q(
+        status=OutboundEmailStatus.FAILED, created_at__lt=cutoff
+    )
+    return _delete_in_batches(label, condition, stats)
+
+
 def _purge_usage(*, label: str, rule: RetentionRule, now: datetime, stats: BatchStats) -> int:
     """Delete usage records past each workspace's own retention period (30 to 90 days).
 
@@ -337,6 +353,13 @@ RETENTION: dict[str, RetentionRule] = {
         days=30,
         age_field="expires_at",
         purge=_purge_invitations,
+    ),
+    "accounts.OutboundEmail": RetentionRule(
+        category="outbound_email",
+        period="EMAIL_OUTBOX_KEEP_DAYS (7) days after it was sent or given up on",
+        action=Action.PURGE,
+        age_field="created_at",
+        purge=_purge_outbound_email,
     ),
     "accounts.AuditEvent": _keep(
         "audit", "kept (append-only); personal data erased when the account is deleted"

@@ -12,6 +12,8 @@ from console.celery import app
 # messages. A rename here strands queued work: add a name, never change one.
 TASK_NAMES = {
     "accounts.tasks.send_email",
+    "accounts.outbox_send",
+    "accounts.outbox_sweep",
     "apikeys.last_used_flush",
     "apikeys.expiry_notices_send",
     "apikeys.usage_rollup_recent",
