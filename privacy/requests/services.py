@@ -28,7 +28,7 @@ from privacy.consent.services import consent_record
 from privacy.data_use.services import privacy_settings_update
 from privacy.deletion.services import account_deletion_request
 from privacy.exports.services import export_request
-from privacy.requests.deadlines import Jurisdiction, deadlines_for
+from privacy.requests.deadlines import Jurisdiction, deadlines_for, today_for
 from privacy.requests.models import (
     OPEN_STATUSES,
     CloseReason,
@@ -117,8 +117,7 @@ def _clean_details(details: str) -> str:
 
 
 def _start_clock(request: PrivacyRequest, *, now) -> None:
-    received = timezone.localdate(now)
-    deadlines = deadlines_for(jurisdiction=request.jurisdiction, received=received)
+    deadlines = deadlines_for(jurisdiction=request.jurisdiction, received=now)
     request.received_at = now
     request.acknowledge_by = deadlines.acknowledge_by
     request.due_date = deadlines.due
@@ -329,10 +328,8 @@ def privacy_request_extend(*, request: PrivacyRequest, actor: User, reason: str)
         raise Conflict("Only an open request can be extended.", code="invalid_transition")
     if request.extended_due_date:
         raise Conflict("This request has already been extended once.", code="already_extended")
-    deadlines = deadlines_for(
-        jurisdiction=request.jurisdiction, received=timezone.localdate(request.received_at)
-    )
-    if timezone.localdate() > deadlines.extension_notice_by:
+    deadlines = deadlines_for(jurisdiction=request.jurisdiction, received=request.received_at)
+    if today_for(request.jurisdiction) > deadlines.extension_notice_by:
         raise Conflict(
             "The extension notice must reach the requester before the original deadline "
             f"({deadlines.extension_notice_by:%d %B %Y}), which has passed.",

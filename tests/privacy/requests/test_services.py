@@ -81,7 +81,8 @@ def test_signed_in_request_is_received_verified_and_due_per_gdpr(user):
 @time_machine.travel("2026-11-20 10:00:00+00:00", tick=False)
 def test_california_request_has_an_acknowledgement_date_and_45_day_due_date(user):
     request = _submit(user, jurisdiction=Jurisdiction.CALIFORNIA)
-    assert request.acknowledge_by == date(2026, 12, 4)
+    # Ten business days, Thanksgiving and the day after (California holidays) not counted.
+    assert request.acknowledge_by == date(2026, 12, 8)
     assert request.due_date == date(2027, 1, 4)
 
 
