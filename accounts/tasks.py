@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from accounts.audit import audit_checkpoint_write
 from accounts.emails import email_send_now
 
 
@@ -14,3 +15,8 @@ from accounts.emails import email_send_now
 )
 def send_email(*, to: list[str], subject: str, body: str) -> None:
     email_send_now(to=to, subject=subject, body=body)
+
+
+@shared_task(name="accounts.audit_checkpoint", acks_late=True)
+def audit_checkpoint() -> None:
+    audit_checkpoint_write()
