@@ -274,3 +274,30 @@ def test_a_burst_of_events_writes_a_checkpoint_when_it_commits(user):
     assert checkpoint.last_event_id == events[-1].pk
     assert checkpoint.event_count == AuditEvent.objects.count()
     assert audit_chain_verify()[1] is None
+
+
+def test_the_migration_encrypts_existing_emails_and_keeps_the_chain(user):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("accounts.migrations.0007_audit_guards_least_privilege")
+    events = _events(user, 2)
+    # Rows as they were before the migration: the email in plain text, or empty.
+    _as_attacker(
+        "UPDATE accounts_auditevent SET actor_email = CASE id WHEN %s THEN %s ELSE '' END "
+        "WHERE id IN (%s, %s)",
+        [events[0].pk, "plain@example.com", events[0].pk, events[1].pk],
+    )
+    migration._encrypt_actor_emails(apps, type("Editor", (), {"connection": connection})())
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT actor_email FROM accounts_auditevent WHERE id IN (%s, %s) ORDER BY id",
+            [events[0].pk, events[1].pk],
+        )
+        raw = [row[0] for row in cursor.fetchall()]
+    assert raw[0].startswith("enc1:t1:") and "plain" not in raw[0]
+    assert raw[1] is None
+    assert AuditEvent.objects.get(pk=events[0].pk).actor_email == "plain@example.com"
+    assert audit_chain_verify()[1] is None
