@@ -75,6 +75,7 @@ check-deploy: install
 	ALLOWED_HOSTS=console.example.com EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend \
 	CSRF_TRUSTED_ORIGINS=https://console.example.com SITE_URL=https://console.example.com \
 	ENCRYPTION_KEYS="k1:$$($(PY) -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \
+	AUDIT_CHAIN_KEYS="a1:$$($(PY) -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \
 	API_KEY_PEPPERS="p1:$$($(PY) -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \
 	GATEWAY_TOKENS="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')" \
 	  $(PY) manage.py check --deploy --fail-level WARNING

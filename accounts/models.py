@@ -193,12 +193,14 @@ class Invitation(models.Model):
 
 
 class AuditEvent(models.Model):
-    """One security-relevant action. Append-only and hash-chained.
+    """One security-relevant action. Append-only and hash-chained with a secret key.
 
-    `entry_hash` = SHA-256(previous entry_hash || canonical content). The personal fields
-    (`ip_address`, `user_agent`, `actor_email`) are outside the hashed content so they can
-    be erased without breaking the chain; the database refuses every other update and
-    every delete (see the migration that installs the triggers).
+    `entry_hash` = HMAC-SHA256(key `chain_key_id`, previous entry_hash || canonical
+    content); events chained before the chain was keyed carry the key id "legacy" and a
+    plain SHA-256 (accounts/audit.py). The personal fields (`ip_address`, `user_agent`,
+    `actor_email`) are outside the hashed content so they can be erased, and re-encrypted
+    under a new key, without breaking the chain; the database refuses every other update
+    and every delete (see the migrations that install the triggers).
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -215,8 +217,11 @@ class AuditEvent(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     entry_hash = models.CharField(max_length=64, unique=True)
-    # Personal data, outside the hash, erasable.
-    actor_email = models.CharField(max_length=254, blank=True, default="")
+    chain_key_id = models.CharField(
+        max_length=32, help_text="Id of the AUDIT_CHAIN_KEYS key this event was chained with."
+    )
+    # Personal data, outside the hash, erasable (to NULL).
+    actor_email = EncryptedTextField(null=True, blank=True)
     ip_address = EncryptedTextField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True, default="")
 
@@ -288,3 +293,30 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"Email {self.pk} ({self.kind or 'plain'}, {self.status})"
+
+
+class AuditCheckpoint(models.Model):
+    """The audit chain's head at one moment, kept apart from the chain. Append-only.
+
+    Deleting the newest events leaves a chain that still links; a checkpoint names the
+    last event, the count up to it and its hash, so `audit_verify` sees what went
+    missing. Each checkpoint is sealed with HMAC-SHA256 over its content and the previous
+    checkpoint's seal, so checkpoints can be neither forged nor quietly dropped from the
+    middle without the chain key. The same line goes to the log stream for an outside
+    record of the newest ones.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_event_id = models.BigIntegerField(help_text="The newest event covered (0: none).")
+    event_count = models.BigIntegerField(help_text="Events up to and including it.")
+    head_hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32)
+    prev_seal = models.CharField(max_length=64)
+    seal = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.pk}: {self.event_count} events up to {self.last_event_id}"

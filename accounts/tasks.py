@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from accounts.audit import audit_checkpoint_write
 from accounts.emails import email_send_now, outbound_email_send, outbound_emails_sweep
 
 
@@ -33,3 +34,8 @@ def outbox_send(*, email_id: int) -> None:
 @shared_task(name="accounts.outbox_sweep")
 def outbox_sweep() -> None:
     outbound_emails_sweep()
+
+
+@shared_task(name="accounts.audit_checkpoint", acks_late=True)
+def audit_checkpoint() -> None:
+    audit_checkpoint_write()

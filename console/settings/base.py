@@ -202,6 +202,11 @@ EMAIL_OUTBOX_KEEP_DAYS = env.int("EMAIL_OUTBOX_KEEP_DAYS", default=7)
 
 # Encryption at rest: "kid:base64key,kid2:base64key"; the first entry is the primary key.
 ENCRYPTION_KEYS = env("ENCRYPTION_KEYS", default="")
+# HMAC-SHA256 keys of the audit chain, same format; the first chains new events, the
+# others still verify the events and checkpoints they chained (accounts/audit.py).
+AUDIT_CHAIN_KEYS = env("AUDIT_CHAIN_KEYS", default="")
+# A checkpoint of the chain's head is also written once this many events follow the last.
+AUDIT_CHECKPOINT_EVERY = env.int("AUDIT_CHECKPOINT_EVERY", default=200)
 
 # Celery: Redis in production and tests; a broker that needs no server for `make run`.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
@@ -228,6 +233,8 @@ CELERY_IMPORTS = [
 CELERY_BEAT_SCHEDULE = {
     # The outbox row is the truth: send again what a lost message or dead worker left.
     "email-outbox-sweep": {"task": "accounts.outbox_sweep", "schedule": 60.0},
+    # The chain's head, in its own table and in the log stream, for an outside record.
+    "audit-checkpoint": {"task": "accounts.audit_checkpoint", "schedule": 60.0},
     # Yesterday as well as today: the gateway reports the last minutes of a day late.
     "usage-rollup-recent": {"task": "apikeys.usage_rollup_recent", "schedule": 300.0},
     "api-key-last-used-flush": {"task": "apikeys.last_used_flush", "schedule": 60.0},
@@ -390,5 +397,10 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One JSON line per audit checkpoint: ship it to a store the database admin
+        # cannot edit, and `audit_verify --expect` checks the chain against it.
+        "console.audit.checkpoint": {"level": "INFO"},
+    },
 }

@@ -9,6 +9,7 @@ DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 ENCRYPTION_KEYS = env("ENCRYPTION_KEYS")
+AUDIT_CHAIN_KEYS = env("AUDIT_CHAIN_KEYS")
 API_KEY_PEPPERS = env("API_KEY_PEPPERS", default="")
 GATEWAY_TOKENS = env.list("GATEWAY_TOKENS", default=[])
 # No default: the base default prints every message, one-time links included, to the logs.

@@ -336,6 +336,7 @@ EXCLUDED: dict[str, str] = {
     "privacy.PrivacyRequestNote": "internal staff notes about handling a request",
     "privacy.PolicyVersion": "public documents, the same for everyone (see the policy pages)",
     "privacy.RetentionRun": "records of system jobs; no personal data",
+    "accounts.AuditCheckpoint": "hashes of the whole audit log's head; no personal data",
     "admin.LogEntry": "staff actions in the admin; covered by audit events about you",
     "auth.Permission": "system configuration; no personal data",
     "auth.Group": "system configuration; no personal data",

@@ -364,6 +364,7 @@ RETENTION: dict[str, RetentionRule] = {
     "accounts.AuditEvent": _keep(
         "audit", "kept (append-only); personal data erased when the account is deleted"
     ),
+    "accounts.AuditCheckpoint": _keep("audit", "kept (append-only) as long as the audit log"),
     # API keys and usage.
     "apikeys.ApiKey": _with_account("api_keys", "until the workspace is deleted"),
     "apikeys.UsageRecord": RetentionRule(

@@ -18,6 +18,7 @@ PRODUCTION = {
     "CSRF_TRUSTED_ORIGINS": "https://console.example.com",
     "SITE_URL": "https://console.example.com",
     "ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
+    "AUDIT_CHAIN_KEYS": "a1:" + "C" * 43 + "=",
     "API_KEY_PEPPERS": "p1:" + "B" * 43 + "=",
     "GATEWAY_TOKENS": "check-only-gateway-token",
     "REDIS_URL": "redis://127.0.0.1:6379/13",

@@ -11,6 +11,7 @@ from console.celery import app
 # Every task the console has ever registered, under the name stored in schedules and
 # messages. A rename here strands queued work: add a name, never change one.
 TASK_NAMES = {
+    "accounts.audit_checkpoint",
     "accounts.tasks.send_email",
     "accounts.outbox_send",
     "accounts.outbox_sweep",

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0005_audit_person_indexes'),
+        ('accounts', '0007_audit_guards_least_privilege'),
     ]
 
     operations = [
