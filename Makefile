@@ -19,16 +19,22 @@ export DATABASE_URL REDIS_URL
 
 .PHONY: install run test lint format check-deploy bench lock browser nginx services-check clean
 
-$(VENV)/.installed: requirements.lock
+# The checkout gets the dev lock (production dependencies plus the test tools); the
+# production image installs requirements.lock alone (deploy/Dockerfile).
+$(VENV)/.installed: requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check "uv>=0.5"
-	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	$(UV) pip sync --quiet --python $(PY) requirements-dev.lock
 	touch $@
 
 install: $(VENV)/.installed
 
+# Both locks carry hashes. The production lock is constrained by the dev lock, so the
+# packages they share have the same versions.
 lock:
-	$(UV) pip compile pyproject.toml --group dev --generate-hashes --quiet -o requirements.lock
+	$(UV) pip compile pyproject.toml --group dev --generate-hashes --quiet -o requirements-dev.lock
+	$(UV) pip compile pyproject.toml --generate-hashes --quiet \
+	  --constraint requirements-dev.lock -o requirements.lock
 
 run: install
 	unset DATABASE_URL REDIS_URL; \
@@ -66,9 +72,10 @@ format: install
 check-deploy: install
 	DJANGO_SETTINGS_MODULE=console.settings.production \
 	SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')" \
-	ALLOWED_HOSTS=console.example.com \
+	ALLOWED_HOSTS=console.example.com EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend \
 	CSRF_TRUSTED_ORIGINS=https://console.example.com SITE_URL=https://console.example.com \
 	ENCRYPTION_KEYS="k1:$$($(PY) -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \
+	AUDIT_CHAIN_KEYS="a1:$$($(PY) -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \
 	API_KEY_PEPPERS="p1:$$($(PY) -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')" \
 	GATEWAY_TOKENS="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')" \
 	  $(PY) manage.py check --deploy --fail-level WARNING

@@ -2,7 +2,8 @@
 
 Everything here is read-only except what a service does: deactivating or reactivating
 an account and revoking an invitation are actions that call the services, so the
-audit event and the side effects (ended sessions) cannot be skipped. Nothing is added
+audit event and the side effects (ended sessions) cannot be skipped, and support staff
+act on customers only (the service refuses staff and superuser accounts to them). Nothing is added
 or deleted here; deletion has its own machinery. Password hashes and invitation token
 hashes are never shown.
 """
@@ -16,7 +17,7 @@ from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
 
 from accounts.errors import DomainError
-from accounts.models import AuditEvent, Invitation, Membership, User, Workspace
+from accounts.models import AuditEvent, Invitation, Membership, OutboundEmail, User, Workspace
 from accounts.services import invitation_revoke_by_staff, user_set_active
 
 
@@ -97,7 +98,11 @@ class UserAdmin(ServiceOnlyAdmin):
                 self.message_user(request, "You cannot deactivate yourself.", messages.ERROR)
                 continue
             if user.is_active != is_active:
-                user_set_active(user=user, is_active=is_active, actor=request.user)
+                try:
+                    user_set_active(user=user, is_active=is_active, actor=request.user)
+                except DomainError as exc:
+                    self.message_user(request, f"{user.email}: {exc}", messages.ERROR)
+                    continue
                 changed += 1
         verb = "reactivated" if is_active else "deactivated"
         self.message_user(request, f"{changed} account(s) {verb}.", messages.SUCCESS)
@@ -227,3 +232,25 @@ class AuditEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "occurred_at"
     # Counting a large append-only table on every page view is not worth it.
     show_full_result_count = False
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(ReadOnlyAdmin):
+    """The outbox's state only: recipients, subject and body hold one-time links and
+    personal data, so they are neither listed nor shown."""
+
+    list_display = ("id", "kind", "status", "attempts", "created_at", "sent_at", "last_error")
+    list_filter = ("status", "kind")
+    fields = (
+        "kind",
+        "ref",
+        "status",
+        "attempts",
+        "created_at",
+        "next_attempt_at",
+        "claimed_until",
+        "sent_at",
+        "last_error",
+    )
+    readonly_fields = fields
+    ordering = ("-id",)

@@ -74,6 +74,17 @@ class SupportAdminSite(admin.AdminSite):
             return _redirect(reverse("mfa_reauthenticate"), next_url)
         return HttpResponseRedirect(next_url)
 
+    def password_change(self, request: HttpRequest, extra_context=None):
+        """Hand password changes to allauth's page.
+
+        Django's own admin form would skip allauth's rate limit, its notice email and
+        the audit event; allauth's page is the one flow for everybody.
+        """
+        return HttpResponseRedirect(reverse("account_change_password"))
+
+    def password_change_done(self, request: HttpRequest, extra_context=None):
+        return HttpResponseRedirect(reverse("account_change_password"))
+
 
 def _redirect(url: str, next_url: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(f"{url}?{urlencode({REDIRECT_FIELD_NAME: next_url})}")

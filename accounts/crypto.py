@@ -92,13 +92,13 @@ def token_key_id(token: str) -> str:
     return token.split(":", 2)[1]
 
 
-def _parse_entries(spec: str) -> dict[str, bytes]:
+def _parse_entries(spec: str, setting: str = "ENCRYPTION_KEYS") -> dict[str, bytes]:
     if not isinstance(spec, str):
-        raise ImproperlyConfigured("ENCRYPTION_KEYS must be a string 'kid:base64key,...'.")
+        raise ImproperlyConfigured(f"{setting} must be a string 'kid:base64key,...'.")
     entries = [part.strip() for part in spec.split(",") if part.strip()]
     if not entries:
         raise ImproperlyConfigured(
-            "ENCRYPTION_KEYS is empty: set it to 'kid:base64-32-byte-key' "
+            f"{setting} is empty: set it to 'kid:base64-32-byte-key' "
             "(see .env.example; generate with `manage.py generate_encryption_key`)."
         )
     materials: dict[str, bytes] = {}
@@ -107,27 +107,27 @@ def _parse_entries(spec: str) -> dict[str, bytes]:
         kid, b64 = kid.strip(), b64.strip()
         if not sep or not kid or not b64:
             raise ImproperlyConfigured(
-                f"ENCRYPTION_KEYS entry {position} must be 'kid:base64key' "
+                f"{setting} entry {position} must be 'kid:base64key' "
                 "(entries are separated by commas)."
             )
         if not _KID_RE.match(kid):
             raise ImproperlyConfigured(
-                f"ENCRYPTION_KEYS entry {position}: key id {kid!r} must be 1-32 characters "
+                f"{setting} entry {position}: key id {kid!r} must be 1-32 characters "
                 "of letters, digits, '_', '.' or '-'."
             )
         try:
             material = base64.b64decode(b64, validate=True)
         except binascii.Error as exc:
             raise ImproperlyConfigured(
-                f"ENCRYPTION_KEYS entry {kid!r}: the key is not valid base64."
+                f"{setting} entry {kid!r}: the key is not valid base64."
             ) from exc
         if len(material) != KEY_BYTES:
             raise ImproperlyConfigured(
-                f"ENCRYPTION_KEYS entry {kid!r} must decode to {KEY_BYTES} bytes (AES-256), "
+                f"{setting} entry {kid!r} must decode to {KEY_BYTES} bytes (AES-256), "
                 f"got {len(material)}."
             )
         if kid in materials:
-            raise ImproperlyConfigured(f"ENCRYPTION_KEYS lists key id {kid!r} twice.")
+            raise ImproperlyConfigured(f"{setting} lists key id {kid!r} twice.")
         materials[kid] = material
     return materials
 
@@ -158,9 +158,54 @@ def generate_key_id() -> str:
     return f"k{secrets.token_hex(4)}"
 
 
+# The audit chain is keyed with HMAC-SHA256, from its own keyring (AUDIT_CHAIN_KEYS, same
+# format): a key that seals personal data is never also the one that vouches for the log.
+# Events chained before the chain was keyed carry this id and a plain SHA-256 link.
+LEGACY_CHAIN_KID = "legacy"
+
+
+@dataclass(frozen=True)
+class MacKeyring:
+    primary_kid: str
+    keys: dict[str, bytes]
+
+    def key(self, kid: str) -> bytes:
+        """Return the key material for `kid`; raise DecryptionError when it is not configured."""
+        try:
+            return self.keys[kid]
+        except KeyError:
+            raise DecryptionError(
+                f"Audit chain key id {kid!r} is not in AUDIT_CHAIN_KEYS "
+                f"(configured: {', '.join(self.keys)})."
+            ) from None
+
+
+def parse_chain_keys(spec: str) -> MacKeyring:
+    """Parse AUDIT_CHAIN_KEYS (`kid:base64key,...`, the first is primary)."""
+    keys = _parse_entries(spec, "AUDIT_CHAIN_KEYS")
+    if LEGACY_CHAIN_KID in keys:
+        raise ImproperlyConfigured(
+            f"AUDIT_CHAIN_KEYS cannot use the key id {LEGACY_CHAIN_KID!r}: it marks events "
+            "chained before the chain was keyed."
+        )
+    return MacKeyring(primary_kid=next(iter(keys)), keys=keys)
+
+
+@lru_cache(maxsize=4)
+def _chain_keyring_for(spec: str) -> MacKeyring:
+    return parse_chain_keys(spec)
+
+
+def get_chain_keyring() -> MacKeyring:
+    """Return the audit chain's keyring for the current settings."""
+    return _chain_keyring_for(getattr(settings, "AUDIT_CHAIN_KEYS", ""))
+
+
 def _reset_keyring(*, setting, **kwargs):
     if setting == "ENCRYPTION_KEYS":
         _keyring_for.cache_clear()
+    if setting == "AUDIT_CHAIN_KEYS":
+        _chain_keyring_for.cache_clear()
 
 
 setting_changed.connect(_reset_keyring)
@@ -176,6 +221,16 @@ def check_encryption_keys(app_configs=None, **kwargs):
     return []
 
 
+@checks.register(checks.Tags.security)
+def check_audit_chain_keys(app_configs=None, **kwargs):
+    """Refuse to start with a missing or malformed AUDIT_CHAIN_KEYS."""
+    try:
+        parse_chain_keys(getattr(settings, "AUDIT_CHAIN_KEYS", ""))
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="accounts.E004")]
+    return []
+
+
 @checks.register(checks.Tags.security, deploy=True)
 def check_encryption_keys_are_random(app_configs=None, **kwargs):
     """Refuse typed-in keys (such as the development key) in a deployment.
@@ -183,16 +238,19 @@ def check_encryption_keys_are_random(app_configs=None, **kwargs):
     Random key material is practically never all printable ASCII; a key that is was
     written by a person, and the development default is one of those.
     """
-    try:
-        materials = _parse_entries(getattr(settings, "ENCRYPTION_KEYS", ""))
-    except ImproperlyConfigured:
-        return []  # check_encryption_keys reports it.
-    return [
-        checks.Error(
-            f"ENCRYPTION_KEYS entry {kid!r} looks typed rather than random; generate one "
-            "with `manage.py generate_encryption_key`.",
-            id="accounts.E003",
-        )
-        for kid, material in materials.items()
-        if all(0x20 <= byte < 0x7F for byte in material)
-    ]
+    errors = []
+    for setting in ("ENCRYPTION_KEYS", "AUDIT_CHAIN_KEYS"):
+        try:
+            materials = _parse_entries(getattr(settings, setting, ""), setting)
+        except ImproperlyConfigured:
+            continue  # check_encryption_keys / check_audit_chain_keys report it.
+        errors += [
+            checks.Error(
+                f"{setting} entry {kid!r} looks typed rather than random; generate one "
+                "with `manage.py generate_encryption_key`.",
+                id="accounts.E003",
+            )
+            for kid, material in materials.items()
+            if all(0x20 <= byte < 0x7F for byte in material)
+        ]
+    return errors

@@ -193,12 +193,14 @@ class Invitation(models.Model):
 
 
 class AuditEvent(models.Model):
-    """One security-relevant action. Append-only and hash-chained.
+    """One security-relevant action. Append-only and hash-chained with a secret key.
 
-    `entry_hash` = SHA-256(previous entry_hash || canonical content). The personal fields
-    (`ip_address`, `user_agent`, `actor_email`) are outside the hashed content so they can
-    be erased without breaking the chain; the database refuses every other update and
-    every delete (see the migration that installs the triggers).
+    `entry_hash` = HMAC-SHA256(key `chain_key_id`, previous entry_hash || canonical
+    content); events chained before the chain was keyed carry the key id "legacy" and a
+    plain SHA-256 (accounts/audit.py). The personal fields (`ip_address`, `user_agent`,
+    `actor_email`) are outside the hashed content so they can be erased, and re-encrypted
+    under a new key, without breaking the chain; the database refuses every other update
+    and every delete (see the migrations that install the triggers).
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -215,8 +217,11 @@ class AuditEvent(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     entry_hash = models.CharField(max_length=64, unique=True)
-    # Personal data, outside the hash, erasable.
-    actor_email = models.CharField(max_length=254, blank=True, default="")
+    chain_key_id = models.CharField(
+        max_length=32, help_text="Id of the AUDIT_CHAIN_KEYS key this event was chained with."
+    )
+    # Personal data, outside the hash, erasable (to NULL).
+    actor_email = EncryptedTextField(null=True, blank=True)
     ip_address = EncryptedTextField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True, default="")
 
@@ -231,3 +236,87 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action}"
+
+
+class OutboundEmailStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class OutboundEmailQuerySet(models.QuerySet):
+    def due(self, *, now):
+        """Rows a sweep should queue again: waiting past their time, or a lapsed lease."""
+        return self.filter(
+            models.Q(status=OutboundEmailStatus.PENDING, next_attempt_at__lte=now)
+            | models.Q(status=OutboundEmailStatus.SENDING, claimed_until__lt=now)
+        )
+
+
+class OutboundEmail(models.Model):
+    """One email in the outbox: written with the change that causes it, sent from here.
+
+    The row, not the broker message, is the truth (see accounts.emails). Subject, body
+    and recipients carry one-time links and personal data, so they are encrypted at
+    rest; `kind` and `ref` say which "on sent" hook to call and with what, and hold no
+    personal data.
+    """
+
+    kind = models.CharField(max_length=64, blank=True, default="")
+    ref = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(
+        max_length=16, choices=OutboundEmailStatus.choices, default=OutboundEmailStatus.PENDING
+    )
+    recipients = EncryptedTextField()  # a JSON list of addresses
+    subject = EncryptedTextField()
+    body = EncryptedTextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    # When the sweep may queue the row again (the first message is given time to arrive).
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # The lease of the worker sending it; after it lapses another worker may send it.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # The exception class of the last failure only: messages may quote addresses.
+    last_error = models.CharField(max_length=200, blank=True, default="")
+
+    objects = OutboundEmailQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "outbound email"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="outbound_email_due"),
+            models.Index(fields=["status", "sent_at"], name="outbound_email_sent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Email {self.pk} ({self.kind or 'plain'}, {self.status})"
+
+
+class AuditCheckpoint(models.Model):
+    """The audit chain's head at one moment, kept apart from the chain. Append-only.
+
+    Deleting the newest events leaves a chain that still links; a checkpoint names the
+    last event, the count up to it and its hash, so `audit_verify` sees what went
+    missing. Each checkpoint is sealed with HMAC-SHA256 over its content and the previous
+    checkpoint's seal, so checkpoints can be neither forged nor quietly dropped from the
+    middle without the chain key. The same line goes to the log stream for an outside
+    record of the newest ones.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_event_id = models.BigIntegerField(help_text="The newest event covered (0: none).")
+    event_count = models.BigIntegerField(help_text="Events up to and including it.")
+    head_hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32)
+    prev_seal = models.CharField(max_length=64)
+    seal = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.pk}: {self.event_count} events up to {self.last_event_id}"

@@ -74,7 +74,13 @@ def user_preferences_update(*, user: User, marketing_emails: bool) -> User:
 
 @transaction.atomic
 def user_set_active(*, user: User, is_active: bool, actor: User) -> User:
-    """Deactivate (or reactivate) an account; deactivation ends its sessions."""
+    """Deactivate (or reactivate) an account; deactivation ends its sessions.
+
+    Support staff act on customers only: the account of another staff member or of a
+    superuser is changed by a superuser.
+    """
+    if (user.is_staff or user.is_superuser) and not actor.is_superuser:
+        raise Forbidden("Only a superuser may change the account of a staff member.")
     if user.is_active == is_active:
         return user
     user.is_active = is_active

@@ -6,9 +6,16 @@ path segments that carry one-time secrets (invitation, confirmation and reset li
 """
 
 import os
-import re
+import sys
+from pathlib import Path
 
 from gunicorn.glogging import Logger
+
+# The redaction rule is shared with Django's logging; the repository root holds it.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+from accounts.log_redaction import redact_path  # noqa: E402
 
 wsgi_app = "console.wsgi:application"
 # In a container the port is the boundary; the proxy in front decides who reaches it.
@@ -35,18 +42,7 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Peer, time, method, path (no query), protocol, status, bytes, duration, user agent.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
-# A path segment this long and random-looking is a token, not a name.
-_SECRET_SEGMENT = re.compile(r"^[A-Za-z0-9_\-:.=]{20,}$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SENSITIVE_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
-
-
-def redact_path(path: str) -> str:
-    """Blank the path segments that look like secrets; keep UUIDs and words."""
-    return "/".join(
-        "[redacted]" if _SECRET_SEGMENT.match(part) and not _UUID.match(part) else part
-        for part in path.split("/")
-    )
 
 
 class RedactingLogger(Logger):

@@ -7,11 +7,14 @@ class PrivacyConfig(AppConfig):
 
     def ready(self):
         # allauth's sign-in and sign-up signals are its integration points for consent.
+        from accounts.emails import email_sent_hook_register
         from accounts.services import WORKSPACE_HOOKS
         from privacy import auth_events  # noqa: F401
         from privacy.deletion import services as deletion
         from privacy.exports import services as exports
+        from privacy.policies import services as policies
         from privacy.requests import services as requests
+        from privacy.retention.services import retention_register_purger
 
         # Explicit registration (not signals), one way only: a feature lower down calls
         # the hooks of the features above it without importing them.
@@ -23,3 +26,18 @@ class PrivacyConfig(AppConfig):
         for registry, hook in hooks:
             if hook not in registry:
                 registry.append(hook)
+        # Account data whose deletion needs its feature's own code (files on disk, open
+        # requests to close) and a purger that first expires unconfirmed requests.
+        deletion.ACCOUNT_DATA_HOOKS.setdefault(
+            "privacy.exports", exports.exports_delete_for_account
+        )
+        deletion.ACCOUNT_DATA_HOOKS.setdefault(
+            "privacy.requests", requests.privacy_requests_close_for_deleted_account
+        )
+        retention_register_purger("privacy.PrivacyRequest", requests.privacy_requests_purge)
+        # States that mean "the person was told" are set when the email is sent.
+        email_sent_hook_register(
+            requests.RECEIVED_EMAIL_KIND, requests.privacy_request_acknowledged
+        )
+        email_sent_hook_register(deletion.RECEIPT_EMAIL_KIND, deletion.deletion_receipt_sent)
+        email_sent_hook_register(policies.NOTICE_EMAIL_KIND, policies.policy_notice_sent)

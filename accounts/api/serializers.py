@@ -137,7 +137,7 @@ class AuditEventOutputSerializer(serializers.Serializer):
     occurred_at = serializers.DateTimeField()
     action = serializers.CharField()
     actor_id = serializers.IntegerField(allow_null=True)
-    actor_email = serializers.CharField()
+    actor_email = serializers.CharField(allow_null=True)
     target_type = serializers.CharField()
     target_id = serializers.CharField()
     metadata = serializers.DictField()

@@ -93,6 +93,12 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     last_used_ip = EncryptedTextField(null=True, blank=True)
 
+    # Raised (never lowered) in the same transaction as every change verify must see:
+    # the key's own, its workspace's and its owners' data-handling choices. Redis holds
+    # a copy that verify's caches are checked against; a copy that is missing or lower
+    # (Redis lost its data) means "reload", so a lost Redis can never revive a record.
+    generation = models.PositiveBigIntegerField(default=1, editable=False)
+
     expiry_notice_7d_sent_at = models.DateTimeField(null=True, blank=True)
     expiry_notice_1d_sent_at = models.DateTimeField(null=True, blank=True)
 

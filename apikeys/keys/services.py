@@ -1,5 +1,6 @@
 """Writes for API keys. Each service is atomic, checks the actor's rights, records its
-audit event in the same transaction, and invalidates verify's caches on commit."""
+audit event in the same transaction, and raises the keys' generation in that transaction
+too (verify's caches learn of it on commit)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.audit import Action, audit_record
@@ -218,36 +220,52 @@ def _clean_expiry(workspace: Workspace, expires_at: datetime | None, now: dateti
 # ---------------------------------------------------------------------------- cache
 
 
+def _generations_raise(queryset) -> None:
+    """Raise these keys' generation in this transaction; tell verify's caches on commit.
+
+    The row holds the generation, so it commits or rolls back with the change; Redis
+    gets a copy after commit, raised to the row's value and never lowered, and each
+    process forgets its own cached record.
+    """
+    with transaction.atomic():
+        pks = list(queryset.values_list("pk", flat=True))
+        if not pks:
+            return
+        ApiKey.objects.filter(pk__in=pks).update(generation=F("generation") + 1)
+        # The rows stay locked by the update until commit: these are the values to copy.
+        generations = dict(ApiKey.objects.filter(pk__in=pks).values_list("public_id", "generation"))
+
+        def publish():
+            verification.store().bump(generations)
+            for public_id in generations:
+                verification.local_cache_clear(public_id)
+
+        transaction.on_commit(publish)
+
+
 def api_key_cache_invalidate(*, public_ids) -> None:
-    """Make every process refetch these keys on their next verify (after commit)."""
+    """Make every process refetch these keys on their next verify.
+
+    Call it inside the transaction that makes the change: the generation is raised there.
+    """
     public_ids = [pid for pid in public_ids if pid]
     if not public_ids:
         return
-
-    def bump():
-        verification.store().bump(public_ids)
-        for public_id in public_ids:
-            verification.local_cache_clear(public_id)
-
-    transaction.on_commit(bump)
+    _generations_raise(ApiKey.objects.filter(public_id__in=public_ids))
 
 
 def api_key_cache_invalidate_workspace(workspace_id) -> None:
     """Invalidate every key of a workspace (settings, ownership or deletion changed)."""
-    public_ids = list(
-        ApiKey.objects.filter(workspace_id=workspace_id).values_list("public_id", flat=True)
-    )
-    api_key_cache_invalidate(public_ids=public_ids)
+    _generations_raise(ApiKey.objects.filter(workspace_id=workspace_id))
 
 
 def api_key_cache_invalidate_for_user(user_id) -> None:
     """Invalidate the keys of every workspace the user owns (privacy settings changed)."""
-    public_ids = list(
+    _generations_raise(
         ApiKey.objects.filter(
             workspace__memberships__user_id=user_id, workspace__memberships__role=Role.OWNER
-        ).values_list("public_id", flat=True)
+        )
     )
-    api_key_cache_invalidate(public_ids=public_ids)
 
 
 def workspace_hook_invalidate(*, workspace: Workspace, **_kwargs) -> None:

@@ -4,13 +4,22 @@ parse (no I/O) → look up by public id (in-process cache, then the shared cache
 the database) → constant-time HMAC compare → state → IP allowlist → scope → max tokens
 → limits.
 
-Every cached record carries the generation its key had in the shared cache when it was
-read. Services bump the generation (on commit) whenever a key or its workspace changes,
-so a record read before the change can never pass: the one Lua script a warm call runs
-checks the generation, enforces requests/min, tokens/min and the monthly budget, and
-buffers last-used time and IP, atomically and in one round trip. Refusals taken from a
+Every cached record carries its key's generation, read from the key's database row with
+the rest of the record. Services raise the generation in the row, in the same
+transaction, whenever a key, its workspace or its owners' data-handling choices change,
+and copy it to the shared cache on commit, never lowering the copy there ("raise to"), so
+a record read before the change can never pass: the one Lua script a warm call runs
+checks the record's generation against the shared copy, enforces requests/min,
+tokens/min and the monthly budget, and buffers last-used time and IP, atomically and in
+one round trip. Refusals taken from a
 cached record are confirmed against the generation too, so they are never stale either.
 No database write happens per call: `api_key_last_used_flush` writes the buffer in batches.
+
+The database holds the truth, so the shared cache may lose everything (emptied, restarted
+without persistence, a generation evicted): a missing copy never equals a record's
+generation (which starts at 1), so every warm record is reloaded once, and the reload
+puts the database's generation back ("raise to", which can never undo a newer change
+that raced it). A lower copy cannot mislead either: a record newer than the copy raises it.
 
 Round trips: a warm call makes one (the script); a cold call makes one query and two
 (read record and generation; the script, which also stores the fresh record).
@@ -267,6 +276,8 @@ def _refusal(code: str, retry_after: int | None = None) -> VerifyResult:
 
 # ---------------------------------------------------------------------------- stores
 
+# A fresh record (ARGV[9]) first raises a missing or lower generation to its own: its
+# generation was read from the database with it, so the copy only ever catches up.
 # KEYS: 1 generation, 2 this window's counters (hash: r requests, t tokens), 3 this
 # month's budget counter, 4 last used, then 5 last used by the previous secret when
 # ARGV[8] is "1", then the record key when ARGV[9] (a fresh record) is given.
@@ -274,7 +285,12 @@ def _refusal(code: str, retry_after: int | None = None) -> VerifyResult:
 # window's end, 5 budget counter TTL, 6 key id, 7 "time|ip", 8 previous secret used,
 # 9 record, 10 record TTL. Few arguments on purpose: packing them is part of every call.
 _LUA = """
-local gen = redis.call('GET', KEYS[1]) or '0'
+local gen = redis.call('GET', KEYS[1])
+if ARGV[9] and (not gen or tonumber(gen) < tonumber(ARGV[1])) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', GEN_TTL)
+  gen = ARGV[1]
+end
+gen = gen or '0'
 if gen ~= ARGV[1] then return {0, gen} end
 if ARGV[9] then redis.call('SET', KEYS[#KEYS], ARGV[9], 'EX', ARGV[10]) end
 local rpm, tpm, budget = string.match(ARGV[2], '^(%d+) (%d+) (%d+)$')
@@ -318,9 +334,44 @@ if rpm > 0 then r = rpm - used_r end
 if tpm > 0 then t = tpm - used_t end
 if budget > 0 then b = budget - used_b end
 return {1, r, t, b, reset}
-"""
-# Redis names scripts by their SHA-1; nothing secret is hashed here.
-_LUA_SHA = hashlib.sha1(_LUA.encode()).hexdigest()  # noqa: S324
+""".replace("GEN_TTL", str(GENERATION_TTL_SECONDS))
+
+# Raise generations to the database's values (never lower them) and drop the stored
+# records. KEYS: pairs (generation, record); ARGV: one generation per pair.
+_RAISE_LUA = """
+for i = 1, #ARGV do
+  local gen = redis.call('GET', KEYS[2 * i - 1])
+  if not gen or tonumber(gen) < tonumber(ARGV[i]) then
+    redis.call('SET', KEYS[2 * i - 1], ARGV[i], 'EX', GEN_TTL)
+  end
+  redis.call('DEL', KEYS[2 * i])
+end
+return 1
+""".replace("GEN_TTL", str(GENERATION_TTL_SECONDS))
+
+# Store a fresh record (a refusal's path, which runs no limits script): raise a missing
+# or lower generation to the record's, then store the record if its generation is the
+# current one. KEYS: 1 generation, 2 record; ARGV: 1 generation, 2 record, 3 record TTL.
+_SEED_LUA = """
+local gen = redis.call('GET', KEYS[1])
+if not gen or tonumber(gen) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', GEN_TTL)
+  gen = ARGV[1]
+end
+if gen == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end
+return gen
+""".replace("GEN_TTL", str(GENERATION_TTL_SECONDS))
+
+
+def _sha(script: str) -> str:
+    # Redis names scripts by their SHA-1; nothing secret is hashed here.
+    return hashlib.sha1(script.encode()).hexdigest()  # noqa: S324
+
+
+_LUA_SHA = _sha(_LUA)
+_SCRIPTS = {_LUA_SHA: _LUA, _sha(_RAISE_LUA): _RAISE_LUA, _sha(_SEED_LUA): _SEED_LUA}
+_RAISE_SHA = _sha(_RAISE_LUA)
+_SEED_SHA = _sha(_SEED_LUA)
 
 
 class RedisStore:
@@ -344,25 +395,38 @@ class RedisStore:
     def put(self, key: str, value, ttl: int) -> None:
         self.client.set(key, value, ex=ttl)
 
-    def admit(self, script_keys, args):
-        """Run the limits script (EVALSHA; loaded once if Redis has forgotten it)."""
+    def _run(self, sha: str, script_keys, args):
+        """Run a script by SHA (loaded once if Redis has forgotten it, e.g. restarted)."""
         from redis.exceptions import NoScriptError
 
-        command = ("EVALSHA", _LUA_SHA, len(script_keys), *script_keys, *args)
+        command = ("EVALSHA", sha, len(script_keys), *script_keys, *args)
         try:
             return self.client.execute_command(*command)
         except NoScriptError:
-            self.client.script_load(_LUA)
+            self.client.script_load(_SCRIPTS[sha])
             return self.client.execute_command(*command)
 
-    def bump(self, public_ids) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for public_id in public_ids:
-            gen = gen_key(public_id)
-            pipe.incr(gen)
-            pipe.expire(gen, GENERATION_TTL_SECONDS)
-            pipe.delete(record_key(public_id))
-        pipe.execute()
+    def admit(self, script_keys, args):
+        """Run the limits script."""
+        return self._run(_LUA_SHA, script_keys, args)
+
+    def seed(self, public_id: str, gen: str, record_json: str) -> None:
+        """Store a fresh record, raising a missing or lower generation to its own."""
+        self._run(
+            _SEED_SHA,
+            [gen_key(public_id), record_key(public_id)],
+            [gen, record_json, RECORD_TTL_SECONDS],
+        )
+
+    def bump(self, generations: dict[str, int]) -> None:
+        """Raise each key's generation to the database's (never lower) and drop its record."""
+        items = list(generations.items())
+        for start in range(0, len(items), 500):
+            chunk = items[start : start + 500]
+            script_keys = []
+            for public_id, _gen in chunk:
+                script_keys += [gen_key(public_id), record_key(public_id)]
+            self._run(_RAISE_SHA, script_keys, [int(gen) for _public_id, gen in chunk])
 
     def last_used_take(self, previous: bool) -> dict[str, str]:
         """Take the whole buffer atomically (verifies meanwhile start a new one)."""
@@ -438,6 +502,9 @@ class EmbeddedStore:
         est, reset, budget_ttl = int(args[2]), int(args[3]), int(args[4])
         with _embedded_lock:
             gen = cache.get(gen_k)
+            if len(args) > 8 and (gen is None or int(gen) < int(args[0])):
+                gen = int(args[0])
+                cache.set(gen_k, gen, timeout=GENERATION_TTL_SECONDS)
             gen = str(gen) if gen is not None else "0"
             if gen != args[0]:
                 return [0, gen]
@@ -471,13 +538,23 @@ class EmbeddedStore:
             reset,
         ]
 
-    def bump(self, public_ids) -> None:
+    def _raise(self, public_id: str, gen) -> int:
+        key = gen_key(public_id)
+        current = self.cache.get(key)
+        if current is None or int(current) < int(gen):
+            current = int(gen)
+            self.cache.set(key, current, timeout=GENERATION_TTL_SECONDS)
+        return int(current)
+
+    def seed(self, public_id: str, gen: str, record_json: str) -> None:
         with _embedded_lock:
-            for public_id in public_ids:
-                gen = gen_key(public_id)
-                self.cache.set(
-                    gen, int(self.cache.get(gen) or 0) + 1, timeout=GENERATION_TTL_SECONDS
-                )
+            if self._raise(public_id, gen) == int(gen):
+                self.cache.set(record_key(public_id), record_json, timeout=RECORD_TTL_SECONDS)
+
+    def bump(self, generations: dict[str, int]) -> None:
+        with _embedded_lock:
+            for public_id, gen in generations.items():
+                self._raise(public_id, gen)
                 self.cache.delete(record_key(public_id))
 
     def last_used_take(self, previous: bool) -> dict[str, str]:
@@ -556,12 +633,14 @@ def key_prefix() -> str:
     return f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:ak:"
 
 
+# Named apart from the counters of earlier versions ("gen:", "rec:"), which counted
+# from 1 in Redis alone and must not be mistaken for the database's generations.
 def gen_key(public_id: str) -> str:
-    return f"{key_prefix()}gen:{public_id}"
+    return f"{key_prefix()}generation:{public_id}"
 
 
 def record_key(public_id: str) -> str:
-    return f"{key_prefix()}rec:{public_id}"
+    return f"{key_prefix()}record:{public_id}"
 
 
 def last_used_key(previous: bool = False) -> str:
@@ -593,14 +672,14 @@ def _local_ttl() -> float:
 _RECORD_SQL = "SELECT * FROM apikeys_key_record(%s, %s)"
 
 
-def _load_from_db(public_id: str, gen: str) -> KeyRecord | None:
+def _load_from_db(public_id: str) -> KeyRecord | None:
     """Read one key with its workspace and its owners' opt-out in one query."""
     from django.db import connection
 
     from accounts.permissions import Role
 
     if connection.vendor != "postgresql":
-        return _load_with_orm(public_id, gen)
+        return _load_with_orm(public_id)
     with connection.cursor() as cursor:
         cursor.execute(_RECORD_SQL, [public_id, Role.OWNER.value])
         row = cursor.fetchone()
@@ -626,11 +705,11 @@ def _load_from_db(public_id: str, gen: str) -> KeyRecord | None:
         row[15],
         bool(row[16]),
         bool(row[17]),
-        gen,
+        str(row[18]),
     )
 
 
-def _load_with_orm(public_id: str, gen: str) -> KeyRecord | None:
+def _load_with_orm(public_id: str) -> KeyRecord | None:
     """The same read through the ORM, for the embedded SQLite database."""
     from django.apps import apps
     from django.db.models import Exists, OuterRef
@@ -669,6 +748,7 @@ def _load_with_orm(public_id: str, gen: str) -> KeyRecord | None:
             "workspace__zero_data_retention",
             "workspace__training_opt_out",
             "owner_opt_out",
+            "generation",
         )
         .order_by()
         .first()
@@ -695,7 +775,7 @@ def _load_with_orm(public_id: str, gen: str) -> KeyRecord | None:
         row[17],
         row[18],
         bool(row[19] or row[20]),
-        gen,
+        str(row[21]),
     )
 
 
@@ -719,15 +799,14 @@ def _fetch(current, public_id: str) -> tuple[KeyRecord | None, str | None]:
         if cached is not None and cached.gen == gen:
             _local_put(public_id, cached)
             return cached, None
-    return _fetch_from_db(current, public_id, gen)
+    return _fetch_from_db(current, public_id)
 
 
-def _fetch_from_db(current, public_id: str, gen: str | None = None):
-    if gen is None:
-        gen = current.gen(gen_key(public_id))
-    # The generation was read before the row, so a change committed in between
-    # leaves this record one generation behind and the next check refetches it.
-    record = _load_from_db(public_id, gen)
+def _fetch_from_db(current, public_id: str):
+    # The generation comes from the row itself, so it always describes this record; a
+    # change committed meanwhile raises the shared copy above it and the next check
+    # refetches.
+    record = _load_from_db(public_id)
     if record is None:
         current.put(record_key(public_id), _NEGATIVE, NEGATIVE_TTL_SECONDS)
         _local_put(public_id, None)
@@ -854,7 +933,7 @@ def verify(
                     return _REFUSALS[UNKNOWN]
                 continue
             if pending is not None:
-                current.put(record_key(public_id), pending, RECORD_TTL_SECONDS)
+                current.seed(public_id, record.gen, pending)
             return _refusal(code)
 
         second = int(now)
@@ -864,7 +943,7 @@ def verify(
         prefix = current.prefix
         key_id = record.id_text
         script_keys = [
-            f"{prefix}gen:{public_id}",
+            f"{prefix}generation:{public_id}",
             f"{prefix}win:{key_id}:{window}",
             f"{prefix}bud:{key_id}:{month[2]}",
             f"{prefix}lu",
@@ -882,7 +961,7 @@ def verify(
             "1" if previous else "0",
         ]
         if pending is not None:
-            script_keys.append(f"{prefix}rec:{public_id}")
+            script_keys.append(f"{prefix}record:{public_id}")
             args.append(pending)
             args.append(RECORD_TTL_SECONDS)
         reply = current.admit(script_keys, args)

@@ -12,11 +12,13 @@ body that is not such an object; 401 for a missing or wrong gateway token.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts import jsonbody
 from apikeys.keys.gateway_auth import gateway_token_from_header, gateway_token_is_valid
 from apikeys.keys.scopes import ALL_SCOPES
 from apikeys.keys.verification import verify
@@ -64,9 +66,9 @@ def verify_endpoint(request):
     if length > MAX_BODY_BYTES:
         return _error(413, "too_large", f"At most {MAX_BODY_BYTES} bytes.")
     try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "invalid", "The body must be a JSON object.")
+        data = jsonbody.loads(request.body)
+    except jsonbody.InvalidJSON as exc:
+        return _error(400, "invalid", f"The body must be a JSON object. {exc}")
     if not isinstance(data, dict):
         return _error(400, "invalid", "The body must be a JSON object.")
 
@@ -78,8 +80,15 @@ def verify_endpoint(request):
     if scope is not None and (not isinstance(scope, str) or scope not in ALL_SCOPES):
         errors["required_scope"] = ["Unknown scope."]
     client_ip = data.get("client_ip")
-    if client_ip is not None and (not isinstance(client_ip, str) or len(client_ip) > 64):
-        errors["client_ip"] = ["An IP address."]
+    if client_ip is not None:
+        try:
+            # ip_address() also takes integers and IPv6 zones ("%eth0"); neither is a
+            # client's address.
+            if not isinstance(client_ip, str) or len(client_ip) > 64 or "%" in client_ip:
+                raise ValueError(client_ip)
+            client_ip = str(ipaddress.ip_address(client_ip))
+        except ValueError:
+            errors["client_ip"] = ["An IPv4 or IPv6 address."]
     max_tokens = _int_or_none(data, "max_tokens", errors)
     estimated = _int_or_none(data, "estimated_tokens", errors, default=0)
     if errors:
@@ -112,7 +121,12 @@ def document_verify_endpoint(result, generator, request, public):
                 "enum": [*sorted(ALL_SCOPES), None],
                 "nullable": True,
             },
-            "client_ip": {"type": "string", "maxLength": 64, "nullable": True},
+            "client_ip": {
+                "type": "string",
+                "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}],
+                "maxLength": 64,
+                "nullable": True,
+            },
             "max_tokens": {**count, "nullable": True},
             "estimated_tokens": {**count, "nullable": True},
         },

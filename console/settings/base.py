@@ -44,11 +44,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Cache-Control: private, no-store on API answers, downloads and signed-in pages.
+    "console.middleware.PrivateCacheMiddleware",
     # The gateway's verify calls skip everything below (see apikeys/middleware.py).
     "apikeys.keys.middleware.GatewayFastLaneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A form body that is not UTF-8 answers 400 before any form reads it.
+    "console.middleware.UndecodableFormMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -185,9 +189,24 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Console <no-reply@console.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Only for the file-based backend (django.core.mail.backends.filebased).
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=None)
+# The outbox (accounts/emails.py): how long a sender holds a row, how long a queued
+# message may take before a sweep queues it again, retries, and how long delivered
+# messages (which hold one-time links) are kept before the retention job purges them.
+EMAIL_OUTBOX_LEASE_SECONDS = env.int("EMAIL_OUTBOX_LEASE_SECONDS", default=300)
+EMAIL_OUTBOX_REQUEUE_AFTER_SECONDS = env.int("EMAIL_OUTBOX_REQUEUE_AFTER_SECONDS", default=120)
+EMAIL_OUTBOX_BACKOFF_SECONDS = env.int("EMAIL_OUTBOX_BACKOFF_SECONDS", default=30)
+EMAIL_OUTBOX_MAX_ATTEMPTS = env.int("EMAIL_OUTBOX_MAX_ATTEMPTS", default=8)
+EMAIL_OUTBOX_KEEP_DAYS = env.int("EMAIL_OUTBOX_KEEP_DAYS", default=7)
 
 # Encryption at rest: "kid:base64key,kid2:base64key"; the first entry is the primary key.
 ENCRYPTION_KEYS = env("ENCRYPTION_KEYS", default="")
+# HMAC-SHA256 keys of the audit chain, same format; the first chains new events, the
+# others still verify the events and checkpoints they chained (accounts/audit.py).
+AUDIT_CHAIN_KEYS = env("AUDIT_CHAIN_KEYS", default="")
+# A checkpoint of the chain's head is also written once this many events follow the last.
+AUDIT_CHECKPOINT_EVERY = env.int("AUDIT_CHECKPOINT_EVERY", default=200)
 
 # Celery: Redis in production and tests; a broker that needs no server for `make run`.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
@@ -212,6 +231,10 @@ CELERY_IMPORTS = [
     "privacy.retention.tasks",
 ]
 CELERY_BEAT_SCHEDULE = {
+    # The outbox row is the truth: send again what a lost message or dead worker left.
+    "email-outbox-sweep": {"task": "accounts.outbox_sweep", "schedule": 60.0},
+    # The chain's head, in its own table and in the log stream, for an outside record.
+    "audit-checkpoint": {"task": "accounts.audit_checkpoint", "schedule": 60.0},
     # Yesterday as well as today: the gateway reports the last minutes of a day late.
     "usage-rollup-recent": {"task": "apikeys.usage_rollup_recent", "schedule": 300.0},
     "api-key-last-used-flush": {"task": "apikeys.last_used_flush", "schedule": 60.0},
@@ -228,11 +251,20 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 120.0,
     },
     "exports-expire": {"task": "privacy.tasks_export.expire_exports", "schedule": 3600.0},
+    # Every export file has an owner row; delete the ones left without (a lost commit,
+    # a worker that died between writing and recording).
+    "exports-sweep-orphan-files": {
+        "task": "privacy.tasks_export.sweep_orphan_files",
+        "schedule": 3600.0,
+    },
     "privacy-request-deadline-alerts": {
         "task": "privacy.tasks_requests.alert_staff_about_deadlines",
         "schedule": 3600.0,
     },
 }
+
+# JSON bodies nest at most this deep (accounts/jsonbody.py); ours need a handful of levels.
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -242,7 +274,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with a depth limit and the body size cap (accounts/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["accounts.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "accounts.rest.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "accounts.rest.exception_handler",
@@ -298,9 +331,17 @@ CSRF_COOKIE_HTTPONLY = True
 
 # Data exports: how long the download link and the file live.
 EXPORT_TTL_DAYS = env.int("EXPORT_TTL_DAYS", default=7)
+# A file in the export folder without an owner row is deleted once this old (younger
+# ones may still be being written).
+EXPORT_ORPHAN_MIN_AGE_MINUTES = env.int("EXPORT_ORPHAN_MIN_AGE_MINUTES", default=60)
 
 # Privacy requests.
 PRIVACY_REQUEST_CONFIRMATION_HOURS = env.int("PRIVACY_REQUEST_CONFIRMATION_HOURS", default=24)
+# A public request still unconfirmed this long after its link expired is closed as
+# expired and purged (it holds an email, a name and free text, and was never received).
+PRIVACY_REQUEST_UNCONFIRMED_GRACE_HOURS = env.int(
+    "PRIVACY_REQUEST_UNCONFIRMED_GRACE_HOURS", default=24
+)
 PRIVACY_REQUEST_DUE_SOON_DAYS = env.int("PRIVACY_REQUEST_DUE_SOON_DAYS", default=5)
 # Who is alerted about due and overdue requests; empty means every active staff user.
 PRIVACY_STAFF_EMAILS = env.list("PRIVACY_STAFF_EMAILS", default=[])
@@ -348,7 +389,21 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # One-time tokens in paths never reach a log line: Django logs the path of a 404 or
+    # 403 (django.request) and of every request under runserver (django.server).
+    "filters": {"redact_tokens": {"()": "accounts.log_redaction.RedactTokensFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One JSON line per audit checkpoint: ship it to a store the database admin
+        # cannot edit, and `audit_verify --expect` checks the chain against it.
+        "console.audit.checkpoint": {"level": "INFO"},
+    },
 }

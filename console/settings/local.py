@@ -6,6 +6,7 @@ folder; both paths are absolute, so every process finds the same ones whatever i
 working directory.
 """
 
+import base64
 import os
 from pathlib import Path
 
@@ -22,6 +23,33 @@ ENCRYPTION_KEYS = env(
 )
 API_KEY_PEPPERS = env("API_KEY_PEPPERS", default="p1:bG9jYWwtZGV2ZWxvcG1lbnQtcGVwcGVyLW9ubHktISE=")
 GATEWAY_TOKENS = env.list("GATEWAY_TOKENS", default=["local-gateway-token"])
+
+
+def _local_audit_chain_key() -> str:
+    """Return this checkout's audit chain key, generated on first use under var/.
+
+    Web, worker and beat must chain with the same key, so it is kept in a file they all
+    read rather than drawn afresh by each process; var/ is never committed.
+    """
+    path = BASE_DIR / "var" / "audit-chain.key"
+    if not path.exists():
+        os.makedirs(path.parent, exist_ok=True)
+        # Written aside, then linked into place: a process starting alongside sees either
+        # no file or the whole key, and only the first link wins.
+        tmp = path.with_name(f"{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write("dev1:" + base64.b64encode(os.urandom(32)).decode() + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip()
+
+
+AUDIT_CHAIN_KEYS = env("AUDIT_CHAIN_KEYS", default="") or _local_audit_chain_key()
 
 # The console email backend prints to stdout; keep Celery from turning the worker's
 # stdout into log records so mail sent by tasks reads the same as mail sent by the web.

@@ -9,8 +9,12 @@ DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 ENCRYPTION_KEYS = env("ENCRYPTION_KEYS")
+AUDIT_CHAIN_KEYS = env("AUDIT_CHAIN_KEYS")
 API_KEY_PEPPERS = env("API_KEY_PEPPERS", default="")
 GATEWAY_TOKENS = env.list("GATEWAY_TOKENS", default=[])
+# No default: the base default prints every message, one-time links included, to the logs.
+# `check --deploy` also refuses a backend that does not deliver (accounts/checks.py).
+EMAIL_BACKEND = env("EMAIL_BACKEND")
 if not REDIS_URL:
     raise ImproperlyConfigured("REDIS_URL must be set in production (cache, rate limits, broker).")
 

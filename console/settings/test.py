@@ -26,6 +26,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ENCRYPTION_KEYS = "t1:dGVzdC1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcy0hISE="
+AUDIT_CHAIN_KEYS = "ta1:QEtgHuYM5dj8AGOuA5XZwhc1D7JHzsIsRdUAr8acG4k="
 API_KEY_PEPPERS = "tp1:dGVzdC1wZXBwZXItMzItYnl0ZXMtbG9uZy0tLS0tLSE="
 GATEWAY_TOKENS = ["test-gateway-token"]
 ACCOUNT_RATE_LIMITS = False

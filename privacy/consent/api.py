@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.rest_input import StrictInputSerializer
 from accounts.throttling import AnonRateThrottle
+from privacy.consent import cookies as consent_cookies
 from privacy.consent.cookies import Choice, gpc_requested, parse_visitor_id, set_consent_cookies
 from privacy.consent.selectors import consent_records_visible
 from privacy.consent.services import consent_record
@@ -102,8 +103,10 @@ def _consent_state(request, visitor_id: uuid.UUID | None) -> dict:
         consent_records_visible(user=request.user, visitor_id=visitor_id)[:HISTORY_LIMIT]
     )
     latest = history[0] if history else None
-    in_force = latest is not None and latest.cookie_policy_version_id == (
-        version.pk if version else None
+    in_force = (
+        latest is not None
+        and latest.cookie_policy_version_id == (version.pk if version else None)
+        and latest.banner_version == consent_cookies.BANNER_TEXT_VERSION
     )
     return {
         "visitor_id": visitor_id,
@@ -170,5 +173,6 @@ class ConsentView(APIView):
             preferences=record.preferences,
             analytics=record.analytics,
             marketing=record.marketing,
+            banner_version=record.banner_version,
         )
         return set_consent_cookies(response, request, visitor_id=visitor_id, choice=choice)

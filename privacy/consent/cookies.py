@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -17,7 +18,9 @@ from privacy.consent.models import OPTIONAL_CATEGORIES
 VISITOR_COOKIE = "console_visitor"
 CONSENT_COOKIE = "console_consent"
 
-# Change this whenever the banner's wording changes: each record names the text shown.
+# Change this whenever the banner's wording changes: each record names the text shown,
+# and a choice made on other wording asks again (as a new cookie policy version does).
+# Letters, digits and hyphens only: it is part of the consent cookie.
 BANNER_TEXT_VERSION = "2025-01-a"
 
 # The cookies each optional category may set. Withdrawing a category deletes them here
@@ -34,12 +37,14 @@ GPC_BLOCKED = ("analytics", "marketing")
 
 @dataclass(frozen=True)
 class Choice:
-    """The optional categories a visitor allowed, against one cookie policy version."""
+    """The optional categories a visitor allowed, against one cookie policy version and
+    one banner wording."""
 
     version_id: int | None
     preferences: bool = False
     analytics: bool = False
     marketing: bool = False
+    banner_version: str = ""
 
     def allowed(self) -> list[str]:
         return [c.value for c in OPTIONAL_CATEGORIES if getattr(self, c.value)]
@@ -57,8 +62,16 @@ class ConsentState:
     category_cookies: dict = field(default_factory=lambda: dict(CATEGORY_COOKIES))
 
     @property
+    def banner_version(self) -> str:
+        return BANNER_TEXT_VERSION
+
+    @property
     def needs_consent(self) -> bool:
-        return self.choice is None or self.choice.version_id != self.policy_version_id
+        return (
+            self.choice is None
+            or self.choice.version_id != self.policy_version_id
+            or self.choice.banner_version != BANNER_TEXT_VERSION
+        )
 
     @property
     def current_choice(self) -> Choice | None:
@@ -76,20 +89,28 @@ def parse_visitor_id(value) -> uuid.UUID | None:
 
 
 def format_choice(choice: Choice) -> str:
-    """Serialise a choice for the consent cookie: `<version id>.<p><a><m>` as 0/1 flags."""
+    """Serialise a choice for the consent cookie: `<version id>.<p><a><m>.<banner version>`
+    with the categories as 0/1 flags."""
     flags = "".join("1" if getattr(choice, c.value) else "0" for c in OPTIONAL_CATEGORIES)
-    return f"{choice.version_id or 0}.{flags}"
+    return f"{choice.version_id or 0}.{flags}.{choice.banner_version}"
 
 
 def parse_choice(value: str | None) -> Choice | None:
     """Read the consent cookie; anything malformed counts as no choice at all."""
-    if not value or len(value) > 32 or "." not in value:
+    if not value or len(value) > 64 or "." not in value:
         return None
-    version, _, flags = value.partition(".")
+    version, _, rest = value.partition(".")
+    # Cookies set before the banner's version was part of them read as older wording.
+    flags, _, banner_version = rest.partition(".")
     if not version.isdigit() or len(flags) != len(OPTIONAL_CATEGORIES) or set(flags) - {"0", "1"}:
         return None
+    if not _BANNER_VERSION_SHAPE.fullmatch(banner_version):
+        return None
     values = {c.value: flag == "1" for c, flag in zip(OPTIONAL_CATEGORIES, flags, strict=True)}
-    return Choice(version_id=int(version) or None, **values)
+    return Choice(version_id=int(version) or None, banner_version=banner_version, **values)
+
+
+_BANNER_VERSION_SHAPE = re.compile(r"[A-Za-z0-9-]{0,32}")
 
 
 def gpc_requested(request) -> bool:

@@ -35,6 +35,7 @@ def _decide(request, form: ConsentForm, *, method: str):
         preferences=record.preferences,
         analytics=record.analytics,
         marketing=record.marketing,
+        banner_version=record.banner_version,
     )
     return visitor_id, choice
 

@@ -2,7 +2,7 @@
 sale/share opt-out, zero data retention and usage retention.
 
 Each service is atomic and writes its audit event in the same transaction; verify sees
-the new flags at once because the key caches are dropped on commit.
+the new flags at once because the keys' generations are raised in that transaction too.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ class DataUseAction:
 
 
 def _api_key_caches_invalidate(*, workspace_id=None, user_id=None) -> None:
-    """Drop cached key verification answers so the gateway sees new flags at once."""
+    """Raise the affected keys' generations in the current transaction, so every cached
+    verify answer is reloaded once it commits (even if Redis has lost its data)."""
     from apikeys.keys import services as apikey_services
 
     if workspace_id is not None:
@@ -76,7 +77,7 @@ def privacy_settings_update(
             metadata={"changes": changed, "source": source},
         )
         user_id = user.pk
-        transaction.on_commit(lambda: _api_key_caches_invalidate(user_id=user_id))
+        _api_key_caches_invalidate(user_id=user_id)
     if marketing_emails is not None:
         if not isinstance(marketing_emails, bool):
             raise DomainError(
@@ -109,6 +110,5 @@ def workspace_privacy_update(
         if value is not None
     }
     workspace_settings_update(workspace=workspace, actor=actor, **changes)
-    workspace_id = workspace.pk
-    transaction.on_commit(lambda: _api_key_caches_invalidate(workspace_id=workspace_id))
+    _api_key_caches_invalidate(workspace_id=workspace.pk)
     return workspace

@@ -34,7 +34,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from accounts.audit import audit_erase_personal_data_batch, audit_record
-from accounts.emails import email_enqueue, email_send_now
+from accounts.emails import email_enqueue, email_enqueue_rendered
 from accounts.errors import Conflict, NotFound
 from accounts.jobs import job_enqueue
 from accounts.models import Invitation, Membership, User, Workspace
@@ -50,6 +50,15 @@ CANCEL_SALT = "privacy.deletion.cancel"
 # deletion: completed when the job finished, not when it was cancelled. Features above
 # this one register here at start-up (privacy.apps), so deletion never imports them.
 DELETION_CLOSED_HOOKS: list = []
+
+
+# Account data owned by features above this one, deleted by their own code: name →
+# hook(user_id=..., deletion_id=..., limit=...) returning (counts, finished). Each hook
+# is a step of the job, run in batch transactions before the audit trail is erased and
+# the account row deleted, until it says it is finished; it must be safe to run again
+# after a lost commit. Features register here at start-up (privacy.apps); the name is
+# stored in the job's plan, so it never changes.
+ACCOUNT_DATA_HOOKS: dict[str, Any] = {}
 
 
 def _deletion_closed(*, deletion_id: int, completed: bool) -> None:
@@ -619,6 +628,8 @@ def _plan_steps(deletion: DeletionRequest) -> list[dict]:
             if op == "rows"
             else {"op": op, "label": item.label, "user": user_id}
         )
+    for name in ACCOUNT_DATA_HOOKS:
+        steps.append({"op": "hook", "name": name, "user": user_id, "deletion": deletion.pk})
     steps += [
         {"op": "audit_erase", "user": user_id},
         {"op": "receipt", "user": user_id},
@@ -724,6 +735,19 @@ def _step_anonymise(step: dict, cursor: Any, limit: int) -> BatchResult:
     return BatchResult(counts={f"{step['label']} (anonymised)": count}, finished=len(ids) < batch)
 
 
+def _step_hook(step: dict, cursor: Any, limit: int) -> BatchResult:
+    hook = ACCOUNT_DATA_HOOKS.get(step["name"])
+    if hook is None:
+        # Unregistered since the plan was made: the account row's delete still takes
+        # the rows along, and the features' sweeps their files.
+        logger.warning("Deletion step %s has no hook registered; skipped.", step["name"])
+        return BatchResult(finished=True)
+    counts, finished = hook(
+        user_id=step["user"], deletion_id=step["deletion"], limit=_small_batch(limit)
+    )
+    return BatchResult(counts=counts, finished=finished)
+
+
 def _step_audit_erase(step: dict, cursor: Any, limit: int) -> BatchResult:
     # The erasing updates are heap-only (see accounts migration 0004), a few µs an
     # event with the append-only trigger's check included.
@@ -752,6 +776,7 @@ STEP_HANDLERS = {
     "deactivate": _step_deactivate,
     "invitations_to": _step_invitations_to,
     "anonymise": _step_anonymise,
+    "hook": _step_hook,
     "audit_erase": _step_audit_erase,
     "workspace_row": _step_workspace_row,
     "user_row": _step_user_row,
@@ -763,6 +788,7 @@ PHASES = {
     "deactivate": "sign-out",
     "invitations_to": "invitations",
     "anonymise": "anonymise",
+    "hook": "records",
     "audit_erase": "audit",
     "receipt": "receipt",
     "workspace_row": "workspace",
@@ -815,15 +841,32 @@ def _receipt(deletion: DeletionRequest, now: datetime) -> dict:
     }
 
 
-def _send_receipt(deletion: DeletionRequest, user_id: int, receipt: dict) -> None:
+# The outbox kind of the receipt; when it is sent the ledger row records it.
+RECEIPT_EMAIL_KIND = "privacy.deletion_receipt"
+
+
+def _queue_receipt(deletion: DeletionRequest, user_id: int, receipt: dict) -> None:
+    """Write the receipt to the outbox, in the batch's transaction.
+
+    It is queued while the address still exists (the next steps erase it); the outbox
+    keeps its own encrypted copy until it is sent and then for EMAIL_OUTBOX_KEEP_DAYS.
+    """
     user = User.objects.filter(pk=user_id).first()
     if user is None or not deletion.send_receipt:
         return
     context = {"site_url": settings.SITE_URL, "receipt": receipt, "kept": KEPT}
     subject = render_to_string("privacy/deletion_email/receipt_subject.txt", context).strip()
     body = render_to_string("privacy/deletion_email/receipt_message.txt", context)
-    # Sent now, not on commit: the address is erased in the next steps.
-    email_send_now(to=[user.email], subject=subject, body=body)
+    email_enqueue_rendered(
+        to=[user.email], subject=subject, body=body, kind=RECEIPT_EMAIL_KIND, ref=str(deletion.pk)
+    )
+
+
+def deletion_receipt_sent(*, ref: str, sent_at: datetime) -> int:
+    """Record that the receipt of deletion `ref` went out (an outbox hook)."""
+    return DeletionRequest.objects.filter(pk=int(ref), receipt_sent_at__isnull=True).update(
+        receipt_sent_at=sent_at
+    )
 
 
 # ---------------------------------------------------------------------------- the job
@@ -904,7 +947,15 @@ def _finish(row: DeletionRequest, now: datetime) -> None:
 
 # Steps that touch few rows; several of them share one transaction (and one ledger
 # update) while it is young, instead of paying for a commit each.
-LIGHT_STEPS = {"rows", "deactivate", "invitations_to", "anonymise", "workspace_row", "user_row"}
+LIGHT_STEPS = {
+    "rows",
+    "deactivate",
+    "invitations_to",
+    "anonymise",
+    "hook",
+    "workspace_row",
+    "user_row",
+}
 
 
 def _room_for_another_step(
@@ -925,8 +976,8 @@ def _run_batch(row: DeletionRequest, worker: str, limit: int) -> tuple[bool, flo
     is what the next batch continues from.
     """
     started = time.perf_counter()
-    receipt_to_send = None
     progress = dict(row.progress or {})
+    receipt_queued = None
     with transaction.atomic():
         now = timezone.now()
         if "steps" not in progress:
@@ -947,11 +998,11 @@ def _run_batch(row: DeletionRequest, worker: str, limit: int) -> tuple[bool, flo
             step = steps[progress["step"]] if progress["step"] < len(steps) else None
             first_op = first_op or (step["op"] if step else "finish")
             if step is not None and step["op"] == "receipt":
+                # Queued in this transaction, so a redone batch never queues it twice.
                 if row.receipt_sent_at is None and row.send_receipt:
-                    receipt_to_send = _receipt(row, now)
-                    result = None
-                else:
-                    result = BatchResult(finished=True)
+                    receipt_queued = _receipt(row, now)
+                    _queue_receipt(row, int(row.target_id), receipt_queued)
+                result = BatchResult(finished=True)
             elif step is not None:
                 result = STEP_HANDLERS[step["op"]](step, progress.get("cursor"), limit)
             else:
@@ -968,6 +1019,8 @@ def _run_batch(row: DeletionRequest, worker: str, limit: int) -> tuple[bool, flo
         progress["batches"] += 1
         done = progress["step"] >= len(steps) and result is not None
         fields: dict[str, Any] = {"progress": progress, "heartbeat_at": now}
+        if receipt_queued is not None:
+            fields["receipt"] = receipt_queued
         if done:
             finished = _finished_copy(row, progress, now)
             _finish(finished, now)
@@ -990,20 +1043,6 @@ def _run_batch(row: DeletionRequest, worker: str, limit: int) -> tuple[bool, flo
     for name, value in fields.items():
         setattr(row, name, value)
     elapsed = (time.perf_counter() - started) * 1000
-    if receipt_to_send is not None:
-        _send_receipt(row, int(row.target_id), receipt_to_send)
-        sent_at = timezone.now()
-        progress = {**row.progress, "step": row.progress["step"] + 1, "cursor": None}
-        with transaction.atomic():
-            _record(
-                row,
-                worker,
-                receipt=receipt_to_send,
-                receipt_sent_at=sent_at,
-                progress=progress,
-                heartbeat_at=sent_at,
-            )
-        row.receipt, row.receipt_sent_at, row.progress = receipt_to_send, sent_at, progress
     return done, elapsed, first_op
 
 

@@ -5,6 +5,10 @@ a server-side cursor into a ZIP on disk (JSON for everything, CSV as well for ta
 records progress the request page polls, and offers a signed, owner-only download
 that expires after EXPORT_TTL_DAYS, when the file is deleted.
 
+Every file in the export folder has an owner row: the file is named after its
+`DataExport`, is deleted before its row (on expiry and with the account), and a sweep
+deletes whatever file no row owns.
+
 Every model is either exported (DATASETS) or listed in EXCLUDED with a reason; a test
 fails when a new model is neither.
 """
@@ -35,6 +39,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import (
     BooleanField,
+    Case,
     CharField,
     DateField,
     DateTimeField,
@@ -45,6 +50,8 @@ from django.db.models import (
     QuerySet,
     TextField,
     UUIDField,
+    Value,
+    When,
 )
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -78,10 +85,24 @@ class Dataset:
     fields: tuple[str, ...]
     rows: Callable[..., QuerySet]
     table: bool = True  # also written as CSV
+    # Fields that may hold other people's data: field → callable(user) giving the rows
+    # whose value is the person's own (a Q); elsewhere the value is left out (null or "").
+    own_only: dict[str, Callable[..., Q]] | None = None
 
 
 def _model(label: str):
     return apps.get_model(label)
+
+
+def _own_event(user) -> Q:
+    """Events whose address and browser are the person's own, or about their account.
+
+    Their own actions, and events about their account with no one acting (failed
+    sign-ins against it, as the activity page shows them). Where someone else acted
+    (staff handling their request, a teammate changing their role) the address and
+    browser are that person's, and are left out.
+    """
+    return Q(actor_id=user.pk) | Q(actor_id__isnull=True, subject_user_id=user.pk)
 
 
 def _user_keys(user):
@@ -234,7 +255,7 @@ DATASETS: tuple[Dataset, ...] = (
         "policy_notices",
         "privacy.PolicyNotice",
         "Advance notices of policy changes we emailed you.",
-        ("policy_version_id", "sent_at"),
+        ("policy_version_id", "queued_at", "sent_at"),
         lambda user: _model("privacy.PolicyNotice").objects.filter(user=user),
     ),
     Dataset(
@@ -252,6 +273,7 @@ DATASETS: tuple[Dataset, ...] = (
             "extended_due_date",
             "extension_reason",
             "closed_at",
+            "closed_reason",
             "resolution",
         ),
         lambda user: _model("privacy.PrivacyRequest").objects.filter(user=user),
@@ -273,7 +295,8 @@ DATASETS: tuple[Dataset, ...] = (
     Dataset(
         "audit_events",
         "accounts.AuditEvent",
-        "Security and audit events you performed or that concern your account.",
+        "Security and audit events you performed or that concern your account. Where "
+        "someone else acted (staff, a teammate), their IP address and browser are left out.",
         (
             "occurred_at",
             "action",
@@ -287,6 +310,7 @@ DATASETS: tuple[Dataset, ...] = (
         lambda user: _model("accounts.AuditEvent").objects.filter(
             Q(actor_id=user.pk) | Q(subject_user_id=user.pk)
         ),
+        own_only={"ip_address": _own_event, "user_agent": _own_event},
     ),
     Dataset(
         "sessions",
@@ -306,9 +330,13 @@ DATASETS: tuple[Dataset, ...] = (
 
 EXCLUDED: dict[str, str] = {
     "accounts.Invitation.token": "secret tokens are never exported",
+    "accounts.OutboundEmail": (
+        "copies of emails already sent to you, with one-time links; kept a few days only"
+    ),
     "privacy.PrivacyRequestNote": "internal staff notes about handling a request",
     "privacy.PolicyVersion": "public documents, the same for everyone (see the policy pages)",
     "privacy.RetentionRun": "records of system jobs; no personal data",
+    "accounts.AuditCheckpoint": "hashes of the whole audit log's head; no personal data",
     "admin.LogEntry": "staff actions in the admin; covered by audit events about you",
     "auth.Permission": "system configuration; no personal data",
     "auth.Group": "system configuration; no personal data",
@@ -364,7 +392,7 @@ class _Columns:
     row objects and `csv.writer` would write.
     """
 
-    def __init__(self, dataset: Dataset, *, vendor: str):
+    def __init__(self, dataset: Dataset, *, vendor: str, user=None):
         from accounts.fields import EncryptedTextField
 
         model = _model(dataset.model)
@@ -394,6 +422,13 @@ class _Columns:
                     kind = "int"
                 elif not isinstance(target, CharField | TextField):
                     kind = "other"
+            if dataset.own_only and name in dataset.own_only:
+                # Someone else's value never leaves the database (text columns only).
+                self.selects[alias] = Case(
+                    When(dataset.own_only[name](user), then=self.selects[alias]),
+                    default=Value(None if field.null else ""),
+                    output_field=TextField(),
+                )
             # A NOT NULL column skips the per-value test for None.
             self.kinds.append(kind if field.null or kind in ("bool", "other") else kind + "!")
         keys = (json.dumps(name, ensure_ascii=False).replace("%", "%%") for name in self.fields)
@@ -626,7 +661,7 @@ class _BackgroundWriter:
 def _write_dataset(zf: zipfile.ZipFile, dataset: Dataset, user, progress: _Progress) -> int:
     queryset = dataset.rows(user)
     fields = dataset.fields
-    columns = _Columns(dataset, vendor=connections[queryset.db].vendor)
+    columns = _Columns(dataset, vendor=connections[queryset.db].vendor, user=user)
     count = 0
     # The JSON, the larger file, goes straight into the archive from a thread while the
     # CSV waits in a temporary file (one ZIP entry can be written at a time).
@@ -750,7 +785,7 @@ def _sha256(path: Path) -> str:
 
 
 @transaction.atomic
-def _export_finish(*, export: DataExport, path: Path) -> DataExport:
+def _export_finish(*, export: DataExport, path: Path) -> DataExport | None:
     now = timezone.now()
     updated = DataExport.objects.filter(pk=export.pk, status=ExportStatus.RUNNING).update(
         status=ExportStatus.READY,
@@ -762,7 +797,12 @@ def _export_finish(*, export: DataExport, path: Path) -> DataExport:
         rows_done=F("rows_total"),
         heartbeat_at=now,
     )
-    export = DataExport.objects.select_related("user").get(pk=export.pk)
+    export = DataExport.objects.select_related("user").filter(pk=export.pk).first()
+    if export is None:
+        # The row went while the file was written (its account was deleted): the file
+        # has no owner and goes too.
+        _export_files_unlink(export_id=path.stem, file_name=path.name)
+        return None
     if not updated:
         return export
     audit_record(action="privacy.export_ready", actor=None, subject_user=export.user, target=export)
@@ -794,12 +834,102 @@ def exports_expire(*, now=None) -> int:
     now = now or timezone.now()
     expired = 0
     for export in DataExport.objects.filter(status=ExportStatus.READY, expires_at__lte=now):
-        if export.file_name:
-            (_export_dir() / export.file_name).unlink(missing_ok=True)
+        _export_files_unlink(export_id=export.pk, file_name=export.file_name)
         expired += DataExport.objects.filter(pk=export.pk, status=ExportStatus.READY).update(
             status=ExportStatus.EXPIRED, file_name=""
         )
     return expired
+
+
+def _export_files_unlink(*, export_id, file_name: str = "") -> None:
+    """Delete every file an export may have on disk (finished or partial)."""
+    folder = _export_dir()
+    names = {f"{export_id}.zip", f"{export_id}.zip.partial"}
+    if file_name:
+        names.add(file_name)
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
+
+
+def exports_delete_for_account(
+    *, user_id: int, limit: int, **_: object
+) -> tuple[dict[str, int], bool]:
+    """Delete up to `limit` of an account's exports, each file before its row.
+
+    A deletion step (see privacy.apps): the files go first, then the rows in the
+    caller's transaction. If that transaction is lost, the rows are still there and the
+    next run deletes them again (a missing file is no error). Return the counts and
+    whether nothing is left.
+    """
+    rows = list(
+        DataExport.objects.filter(user_id=user_id)
+        .order_by("pk")
+        .values_list("pk", "file_name")[:limit]
+    )
+    if not rows:
+        return {}, True
+    for export_id, file_name in rows:
+        _export_files_unlink(export_id=export_id, file_name=file_name)
+    _, per_model = DataExport.objects.filter(pk__in=[pk for pk, _ in rows]).delete()
+    counts = dict(per_model)
+    counts["privacy.DataExport (files)"] = len(rows)
+    return counts, len(rows) < limit
+
+
+def _owned(name: str, rows: dict) -> bool:
+    export_id = _as_uuid(name.split(".", 1)[0])
+    row = rows.get(export_id)
+    if row is None:
+        return False
+    status, file_name = row
+    if status in (ExportStatus.PENDING, ExportStatus.RUNNING):
+        # Being written; the finished ZIP is in place a moment before the row says so.
+        return name in (f"{export_id}.zip", f"{export_id}.zip.partial")
+    return status == ExportStatus.READY and name == file_name
+
+
+def exports_sweep_orphans(*, now=None, min_age: timedelta | None = None) -> int:
+    """Delete files in the export folder that no export row owns; return how many.
+
+    A file is owned by the row it is named after while that export is being built, and
+    by a ready export whose file it is. Files younger than `min_age`
+    (EXPORT_ORPHAN_MIN_AGE_MINUTES) are left alone, so a file being written, or whose
+    row is not committed yet, is never swept.
+    """
+    now = now or timezone.now()
+    if min_age is None:
+        min_age = timedelta(minutes=int(getattr(settings, "EXPORT_ORPHAN_MIN_AGE_MINUTES", 60)))
+    cutoff = (now - min_age).timestamp()
+    folder = _export_dir()
+    swept = 0
+    with os.scandir(folder) as entries:
+        while batch := list(islice(entries, 1000)):
+            old = [
+                entry.name
+                for entry in batch
+                if not entry.is_dir(follow_symlinks=False)
+                and entry.stat(follow_symlinks=False).st_mtime < cutoff
+            ]
+            ids = {_as_uuid(name.split(".", 1)[0]) for name in old} - {None}
+            rows = {
+                str(pk): (status, file_name)
+                for pk, status, file_name in DataExport.objects.filter(pk__in=ids).values_list(
+                    "pk", "status", "file_name"
+                )
+            }
+            for name in old:
+                if not _owned(name, rows):
+                    (folder / name).unlink(missing_ok=True)
+                    logger.info("Deleted export file %s: no export owns it.", name)
+                    swept += 1
+    return swept
+
+
+def _as_uuid(value: str) -> str | None:
+    try:
+        return str(UUID(value))
+    except ValueError:
+        return None
 
 
 # ---------------------------------------------------------------------------- download

@@ -2,7 +2,12 @@
 
 from celery import shared_task
 
-from privacy.exports.services import export_run, exports_expire, exports_requeue_lost
+from privacy.exports.services import (
+    export_run,
+    exports_expire,
+    exports_requeue_lost,
+    exports_sweep_orphans,
+)
 
 
 @shared_task(
@@ -24,3 +29,8 @@ def requeue_lost_exports() -> int:
 @shared_task(name="privacy.tasks_export.expire_exports")
 def expire_exports() -> int:
     return exports_expire()
+
+
+@shared_task(name="privacy.tasks_export.sweep_orphan_files")
+def sweep_orphan_files() -> int:
+    return exports_sweep_orphans()

@@ -89,7 +89,7 @@ class PolicyVersionAdmin(admin.ModelAdmin):
 
 @admin.register(PolicyNotice)
 class PolicyNoticeAdmin(ReadOnlyAdmin):
-    list_display = ("policy_version", "user", "sent_at")
+    list_display = ("policy_version", "user", "queued_at", "sent_at")
     list_filter = ("policy_version",)
     list_select_related = ("policy_version", "user")
     search_fields = ("user__email",)

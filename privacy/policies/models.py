@@ -75,10 +75,12 @@ class PolicyNotice(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="policy_notices"
     )
-    sent_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(default=timezone.now)
+    # Set when the email is sent (the outbox's hook), not when it is queued.
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-sent_at"]
+        ordering = ["-queued_at"]
         constraints = [
             models.UniqueConstraint(
                 fields=["policy_version", "user"], name="policy_notice_once_per_user"

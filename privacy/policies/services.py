@@ -199,6 +199,15 @@ def policy_notices_due(*, now: datetime | None = None) -> list[int]:
     )
 
 
+# The outbox kind of a notice email; when it is sent the notice row records it.
+NOTICE_EMAIL_KIND = "privacy.policy_notice"
+
+
+def policy_notice_sent(*, ref: str, sent_at) -> int:
+    """Record that the notice email `ref` went out (an outbox hook)."""
+    return PolicyNotice.objects.filter(pk=ref, sent_at__isnull=True).update(sent_at=sent_at)
+
+
 @transaction.atomic
 def policy_notices_send_batch(
     *, policy_version_id: int, batch_size: int | None = None, now: datetime | None = None
@@ -229,15 +238,19 @@ def policy_notices_send_batch(
         policy.notices_completed_at = now
         policy.save(update_fields=["notices_completed_at"])
         return 0
-    PolicyNotice.objects.bulk_create(
-        [PolicyNotice(policy_version=policy, user=user, sent_at=now) for user in users]
+    # The notice row and its email commit together; `sent_at` is set when the email is
+    # sent (policy_notice_sent), so the row says "queued once", never "lost".
+    notices = PolicyNotice.objects.bulk_create(
+        [PolicyNotice(policy_version=policy, user=user, queued_at=now) for user in users]
     )
     url_name = "privacy_policy" if policy.kind == PolicyKind.PRIVACY else "cookie_policy"
     from django.urls import reverse
 
-    for user in users:
+    for user, notice in zip(users, notices, strict=True):
         email_enqueue(
             to=[user.email],
+            kind=NOTICE_EMAIL_KIND,
+            ref=str(notice.pk),
             template="privacy/email/policy_change",
             context={
                 "policy": policy,

@@ -19,9 +19,9 @@ from django.utils import timezone
 from accounts.errors import DomainError
 from privacy.requests.models import (
     CLOSED_STATUSES,
+    UNRECEIVED_STATUSES,
     PrivacyRequest,
     PrivacyRequestNote,
-    RequestStatus,
 )
 from privacy.requests.services import (
     privacy_request_complete,
@@ -129,6 +129,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         "verified_at",
         "started_at",
         "closed_at",
+        "closed_reason",
         "resolution",
         "export_id",
         "deletion_id",
@@ -138,7 +139,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     change_list_template = "admin/privacy/privacyrequest/change_list.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).exclude(status=RequestStatus.UNCONFIRMED)
+        return super().get_queryset(request).exclude(status__in=UNRECEIVED_STATUSES)
 
     @admin.display(boolean=True)
     def overdue(self, obj) -> bool:

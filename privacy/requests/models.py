@@ -35,10 +35,21 @@ class RequestStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     REJECTED = "rejected", "Rejected"
     CANCELLED = "cancelled", "Cancelled"
+    # A public request whose emailed link was never opened: it was never received.
+    EXPIRED = "expired", "Expired unconfirmed"
+
+
+class CloseReason(models.TextChoices):
+    """Why a request was closed without its requester or staff closing it."""
+
+    CONFIRMATION_EXPIRED = "confirmation_expired", "The confirmation link was never opened"
+    ACCOUNT_DELETED = "account_deleted", "The account was deleted"
 
 
 OPEN_STATUSES = (RequestStatus.RECEIVED, RequestStatus.VERIFIED, RequestStatus.IN_PROGRESS)
 CLOSED_STATUSES = (RequestStatus.COMPLETED, RequestStatus.REJECTED, RequestStatus.CANCELLED)
+# Never received: neither in the staff queue nor on the requester's pages.
+UNRECEIVED_STATUSES = (RequestStatus.UNCONFIRMED, RequestStatus.EXPIRED)
 
 
 class PrivacyRequestQuerySet(models.QuerySet):
@@ -53,7 +64,7 @@ class PrivacyRequestQuerySet(models.QuerySet):
         )
 
     def for_user(self, user):
-        return self.filter(user=user).exclude(status=RequestStatus.UNCONFIRMED)
+        return self.filter(user=user).exclude(status__in=UNRECEIVED_STATUSES)
 
 
 class PrivacyRequest(models.Model):
@@ -89,6 +100,9 @@ class PrivacyRequest(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    closed_reason = models.CharField(
+        max_length=32, choices=CloseReason.choices, blank=True, default=""
+    )
     resolution = models.TextField(blank=True, default="")
 
     # What the request set in motion (ids, not foreign keys: they have their own lives).

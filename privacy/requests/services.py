@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -27,14 +28,16 @@ from privacy.consent.services import consent_record
 from privacy.data_use.services import privacy_settings_update
 from privacy.deletion.services import account_deletion_request
 from privacy.exports.services import export_request
-from privacy.requests.deadlines import Jurisdiction, deadlines_for
+from privacy.requests.deadlines import Jurisdiction, deadlines_for, today_for
 from privacy.requests.models import (
     OPEN_STATUSES,
+    CloseReason,
     PrivacyRequest,
     PrivacyRequestNote,
     RequestStatus,
     RequestType,
 )
+from privacy.retention.services import retention_delete_in_batches
 
 # What runs by itself once a request is verified: request type → dotted path of a
 # callable(request=..., actor=...) that returns True when it completed the request.
@@ -80,9 +83,15 @@ def _audit(request: PrivacyRequest, *, action: str, actor, metadata: dict | None
     )
 
 
+# The outbox kind of the receipt email; when it is sent the request is acknowledged.
+RECEIVED_EMAIL_KIND = "privacy.request_received"
+
+
 def _notify(request: PrivacyRequest, *, event: str, extra: dict | None = None) -> None:
     email_enqueue(
         to=[request.email],
+        kind=RECEIVED_EMAIL_KIND if event == "received" else "",
+        ref=str(request.pk),
         template="privacy/email/request_status",
         context={
             "request": request,
@@ -108,13 +117,19 @@ def _clean_details(details: str) -> str:
 
 
 def _start_clock(request: PrivacyRequest, *, now) -> None:
-    received = timezone.localdate(now)
-    deadlines = deadlines_for(jurisdiction=request.jurisdiction, received=received)
+    deadlines = deadlines_for(jurisdiction=request.jurisdiction, received=now)
     request.received_at = now
     request.acknowledge_by = deadlines.acknowledge_by
     request.due_date = deadlines.due
-    # The receipt email is the acknowledgement (CCPA: within 10 business days).
-    request.acknowledged_at = now
+    # The receipt email is the acknowledgement (CCPA: within 10 business days); it is
+    # recorded when that email is sent (privacy_request_acknowledged), not queued.
+
+
+def privacy_request_acknowledged(*, ref: str, sent_at) -> int:
+    """Record that the receipt email of request `ref` went out (an outbox hook)."""
+    return PrivacyRequest.objects.filter(pk=ref, acknowledged_at__isnull=True).update(
+        acknowledged_at=sent_at
+    )
 
 
 # ---------------------------------------------------------------------------- submit
@@ -313,10 +328,8 @@ def privacy_request_extend(*, request: PrivacyRequest, actor: User, reason: str)
         raise Conflict("Only an open request can be extended.", code="invalid_transition")
     if request.extended_due_date:
         raise Conflict("This request has already been extended once.", code="already_extended")
-    deadlines = deadlines_for(
-        jurisdiction=request.jurisdiction, received=timezone.localdate(request.received_at)
-    )
-    if timezone.localdate() > deadlines.extension_notice_by:
+    deadlines = deadlines_for(jurisdiction=request.jurisdiction, received=request.received_at)
+    if today_for(request.jurisdiction) > deadlines.extension_notice_by:
         raise Conflict(
             "The extension notice must reach the requester before the original deadline "
             f"({deadlines.extension_notice_by:%d %B %Y}), which has passed.",
@@ -537,3 +550,77 @@ def apply_consent_withdrawal(*, request: PrivacyRequest, actor) -> bool:
         )
     _settings_update(request, training_opt_out=True, marketing_emails=False)
     return True
+
+
+# ---------------------------------------------------------------------------- endings
+
+
+def privacy_requests_expire_unconfirmed(*, now=None) -> int:
+    """Close public requests whose confirmation link expired a while ago unopened.
+
+    They were never received (no legal clock started); closing them sets `closed_at`,
+    from which retention purges them. Return how many were closed.
+    """
+    now = now or timezone.now()
+    grace = timedelta(hours=settings.PRIVACY_REQUEST_UNCONFIRMED_GRACE_HOURS)
+    window = timedelta(hours=settings.PRIVACY_REQUEST_CONFIRMATION_HOURS)
+    # Conditional on the status: a confirmation racing with this cannot be undone by it.
+    return (
+        PrivacyRequest.objects.filter(status=RequestStatus.UNCONFIRMED)
+        .filter(
+            Q(confirmation_expires_at__lt=now - grace)
+            | Q(confirmation_expires_at__isnull=True, submitted_at__lt=now - window - grace)
+        )
+        .update(
+            status=RequestStatus.EXPIRED,
+            closed_at=now,
+            closed_reason=CloseReason.CONFIRMATION_EXPIRED,
+            confirmation_token_hash="",
+            resolution="The emailed confirmation link was never opened.",
+        )
+    )
+
+
+def privacy_requests_purge(*, label: str, rule, now, stats) -> int:
+    """Purge privacy requests for the retention run (their registered purger).
+
+    Unconfirmed public requests are first expired, then deleted at once: they were
+    never received, so there is no handling to show. Every other request is deleted
+    `rule.days` after it was closed.
+    """
+    privacy_requests_expire_unconfirmed(now=now)
+    condition = Q(status=RequestStatus.EXPIRED, closed_at__lte=now) | Q(
+        closed_at__lt=now - timedelta(days=rule.days)
+    )
+    return retention_delete_in_batches(label, condition, stats)
+
+
+def privacy_requests_close_for_deleted_account(
+    *, user_id: int, deletion_id: int, limit: int
+) -> tuple[dict[str, int], bool]:
+    """Close up to `limit` open requests of an account being deleted; a deletion step.
+
+    The request that asked for this deletion is left open: the job completes it when it
+    finishes (privacy_requests_follow_deletion). The others can no longer be carried
+    out; they are cancelled with the reason recorded and, from `closed_at`, purged with
+    the other privacy requests. No email: the deletion receipt is the last one sent.
+    """
+    requests = list(
+        PrivacyRequest.objects.select_for_update()
+        .filter(user_id=user_id, status__in=OPEN_STATUSES)
+        .exclude(deletion_id=deletion_id)
+        .order_by("pk")[:limit]
+    )
+    now = timezone.now()
+    for request in requests:
+        _transition(
+            request,
+            to=RequestStatus.CANCELLED,
+            actor=None,
+            allowed_from=OPEN_STATUSES,
+            closed_at=now,
+            closed_reason=CloseReason.ACCOUNT_DELETED,
+            resolution="Closed because the account was deleted before the request was carried out.",
+        )
+    counts = {"privacy.PrivacyRequest (closed)": len(requests)} if requests else {}
+    return counts, len(requests) < limit

@@ -73,6 +73,13 @@ def _purge_by_age(*, label: str, rule: RetentionRule, now: datetime, stats: Batc
     )
 
 
+def retention_delete_in_batches(
+    label: str, condition: Q, stats: BatchStats, batch: int = 1000
+) -> int:
+    """Delete the rows of `label` matching `condition` through the ORM, in short batches."""
+    return _delete_in_batches(label, condition, stats, batch)
+
+
 def _delete_in_batches(label: str, condition: Q, stats: BatchStats, batch: int = 1000) -> int:
     model = apps.get_model(label)
     total = 0
@@ -90,6 +97,22 @@ def _delete_in_batches(label: str, condition: Q, stats: BatchStats, batch: int =
         stats.timed(started)
         if len(ids) < batch:
             return total
+
+
+def _purge_outbound_email(
+    *, label: str, rule: RetentionRule, now: datetime, stats: BatchStats
+) -> int:
+    """Delete sent and given-up emails older than EMAIL_OUTBOX_KEEP_DAYS (read now).
+
+    They hold one-time links and personal data; the ones still to be sent are kept.
+    """
+    from accounts.models import OutboundEmailStatus
+
+    cutoff = now - timedelta(days=int(getattr(settings, "EMAIL_OUTBOX_KEEP_DAYS", 7)))
+    condition = Q(status=OutboundEmailStatus.SENT, sent_at__lt=cutoff) | Q(
+        status=OutboundEmailStatus.FAILED, created_at__lt=cutoff
+    )
+    return _delete_in_batches(label, condition, stats)
 
 
 def _purge_usage(*, label: str, rule: RetentionRule, now: datetime, stats: BatchStats) -> int:
@@ -331,9 +354,17 @@ RETENTION: dict[str, RetentionRule] = {
         age_field="expires_at",
         purge=_purge_invitations,
     ),
+    "accounts.OutboundEmail": RetentionRule(
+        category="outbound_email",
+        period="EMAIL_OUTBOX_KEEP_DAYS (7) days after it was sent or given up on",
+        action=Action.PURGE,
+        age_field="created_at",
+        purge=_purge_outbound_email,
+    ),
     "accounts.AuditEvent": _keep(
         "audit", "kept (append-only); personal data erased when the account is deleted"
     ),
+    "accounts.AuditCheckpoint": _keep("audit", "kept (append-only) as long as the audit log"),
     # API keys and usage.
     "apikeys.ApiKey": _with_account("api_keys", "until the workspace is deleted"),
     "apikeys.UsageRecord": RetentionRule(
@@ -361,7 +392,10 @@ RETENTION: dict[str, RetentionRule] = {
     "privacy.PolicyAcceptance": _with_account("account"),
     "privacy.PrivacyRequest": RetentionRule(
         category="privacy_requests",
-        period="3 years after the request is closed",
+        period=(
+            "3 years after the request is closed; a public request never confirmed, "
+            "once its confirmation link is PRIVACY_REQUEST_UNCONFIRMED_GRACE_HOURS past expiry"
+        ),
         action=Action.PURGE,
         days=3 * 365,
         age_field="closed_at",
@@ -398,6 +432,11 @@ RETENTION: dict[str, RetentionRule] = {
 def retention_register(label: str, **fields) -> None:
     """Declare a model's retention (call at app ready). See `RetentionRule` for fields."""
     RETENTION[label] = RetentionRule(**fields)
+
+
+def retention_register_purger(label: str, purge: Callable) -> None:
+    """Give a registered model a purger of its own feature (call at app ready)."""
+    RETENTION[label] = replace(RETENTION[label], purge=purge)
 
 
 def retention_rule(label: str) -> RetentionRule | None:

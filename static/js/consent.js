@@ -29,11 +29,18 @@
     return null;
   }
 
-  // The cookie reads "<policy version id>.<preferences><analytics><marketing>" as 0/1.
+  // The cookie reads "<policy version id>.<preferences><analytics><marketing>.<banner
+  // version>" with the categories as 0/1. A choice made against another policy version
+  // or other banner wording is no choice: the banner asks again.
   function readChoice(root) {
     var value = readCookie(CONSENT_COOKIE);
-    var match = value && /^(\d+)\.([01]{3})$/.exec(value);
-    if (!match || !root || match[1] !== root.getAttribute("data-policy-version")) {
+    var match = value && /^(\d+)\.([01]{3})\.([A-Za-z0-9-]*)$/.exec(value);
+    if (
+      !match ||
+      !root ||
+      match[1] !== root.getAttribute("data-policy-version") ||
+      match[3] !== root.getAttribute("data-banner-version")
+    ) {
       return null;
     }
     var choice = {};

@@ -271,3 +271,107 @@ def test_invitation_admin_hides_the_token_hash_and_revokes_through_the_service(
     assert invitation.revoked_at is not None
     event = AuditEvent.objects.get(action=Action.INVITATION_REVOKED, target_id=str(invitation.pk))
     assert event.actor_id == support.pk and event.workspace_id == workspace.pk
+
+
+# ------------------------------------------------------------------ staff act on customers
+
+
+@pytest.mark.parametrize("target_kind", ["staff", "superuser"])
+@pytest.mark.parametrize("action", ["deactivate_users", "reactivate_users"])
+def test_support_cannot_change_staff_or_superuser_accounts(support, target_kind, action):
+    target = UserFactory(
+        is_staff=True,
+        is_superuser=target_kind == "superuser",
+        is_active=action == "deactivate_users",
+    )
+    before = target.is_active
+
+    response = admin_client_with_mfa(support).post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": action, "_selected_action": [target.pk]},
+        follow=True,
+    )
+
+    target.refresh_from_db()
+    assert target.is_active is before
+    assert not AuditEvent.objects.filter(subject_user_id=target.pk).exists()
+    messages = [str(m) for m in response.context["messages"]]
+    assert any(
+        "Only a superuser may change the account of a staff member" in m for m in messages
+    ), messages
+
+
+def test_support_acting_on_a_mixed_selection_changes_only_the_customers(support):
+    customer = UserFactory()
+    colleague = UserFactory(is_staff=True)
+
+    admin_client_with_mfa(support).post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "deactivate_users", "_selected_action": [customer.pk, colleague.pk]},
+    )
+
+    customer.refresh_from_db()
+    colleague.refresh_from_db()
+    assert customer.is_active is False
+    assert colleague.is_active is True
+
+
+def test_a_superuser_may_deactivate_a_staff_member(superuser):
+    colleague = UserFactory(is_staff=True)
+
+    admin_client_with_mfa(superuser).post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "deactivate_users", "_selected_action": [colleague.pk]},
+    )
+
+    colleague.refresh_from_db()
+    assert colleague.is_active is False
+    assert AuditEvent.objects.filter(
+        action=Action.USER_DEACTIVATED, subject_user_id=colleague.pk, actor_id=superuser.pk
+    ).exists()
+
+
+# ---------------------------------------------------------------------------- password change
+
+
+@pytest.mark.parametrize("name", ["admin:password_change", "admin:password_change_done"])
+def test_admin_password_change_hands_over_to_allauth(staff, name):
+    response = admin_client_with_mfa(staff).get(reverse(name))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_change_password")
+
+
+def test_admin_password_change_form_cannot_change_the_password(staff, mailoutbox):
+    client = admin_client_with_mfa(staff)
+    new = "a brand new passphrase 77"
+
+    response = client.post(
+        reverse("admin:password_change"),
+        {"old_password": DEFAULT_PASSWORD, "new_password1": new, "new_password2": new},
+    )
+
+    assert response.status_code == 302
+    staff.refresh_from_db()
+    assert staff.check_password(DEFAULT_PASSWORD)
+    assert mailoutbox == []
+
+
+def test_staff_password_change_through_allauth_is_audited_and_notified(
+    staff, mailoutbox, django_capture_on_commit_callbacks
+):
+    client = admin_client_with_mfa(staff)
+    new = "a brand new passphrase 77"
+
+    # The notice is sent once the change commits, like every email.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("account_change_password"),
+            {"oldpassword": DEFAULT_PASSWORD, "password1": new, "password2": new},
+        )
+
+    assert response.status_code == 302
+    staff.refresh_from_db()
+    assert staff.check_password(new)
+    assert AuditEvent.objects.filter(action=Action.PASSWORD_CHANGED, actor_id=staff.pk).exists()
+    assert any(staff.email in message.to for message in mailoutbox)

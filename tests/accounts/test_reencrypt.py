@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
 
-from accounts.audit import Action, audit_chain_verify, audit_record
+from accounts.audit import Action, audit_chain_verify, audit_checkpoint_write, audit_record
 from accounts.crypto import DecryptionError
 from accounts.encryption import encrypted_fields, encrypted_values_reencrypt
 from accounts.models import AuditEvent, User
@@ -97,17 +97,41 @@ def test_missing_old_key_stops_the_run_with_a_clear_error():
 def test_null_values_are_left_alone():
     with override_settings(ENCRYPTION_KEYS=KEY_A):
         user = UserFactory()
-        event = audit_record(action=Action.LOGIN, actor=user, ip_address=None)
+        event = audit_record(action=Action.LOGIN, actor=user, ip_address=None, actor_email="")
     with override_settings(ENCRYPTION_KEYS=f"{KEY_B},{KEY_A}"):
         results = encrypted_values_reencrypt(models=[AuditEvent])
-    assert [(r.model, r.scanned, r.reencrypted) for r in results] == [("accounts.AuditEvent", 0, 0)]
+    assert [(r.field, r.scanned, r.reencrypted) for r in results] == [
+        ("actor_email", 0, 0),
+        ("ip_address", 0, 0),
+    ]
     with override_settings(ENCRYPTION_KEYS=KEY_B):
         assert AuditEvent.objects.get(pk=event.pk).ip_address is None
+        assert AuditEvent.objects.get(pk=event.pk).actor_email is None
+
+
+def test_audit_emails_are_encrypted_and_rotate_without_breaking_the_chain():
+    with override_settings(ENCRYPTION_KEYS=KEY_A):
+        user = UserFactory()
+        event = audit_record(action=Action.LOGIN, actor=user, ip_address="203.0.113.9")
+        audit_checkpoint_write()
+    [token] = [t for t in _raw_column("accounts_auditevent", "actor_email") if t]
+    assert token.startswith("enc1:A:") and user.email not in token
+    with override_settings(ENCRYPTION_KEYS=f"{KEY_B},{KEY_A}"):
+        results = encrypted_values_reencrypt(models=[AuditEvent])
+    assert [(r.field, r.reencrypted) for r in results] == [("actor_email", 1), ("ip_address", 1)]
+    with override_settings(ENCRYPTION_KEYS=KEY_B):
+        stored = AuditEvent.objects.get(pk=event.pk)
+        assert (stored.actor_email, stored.ip_address) == (user.email, "203.0.113.9")
+        assert audit_chain_verify()[1] is None
 
 
 def test_every_encrypted_column_of_every_app_is_covered():
     covered = {(m._meta.label, f.name) for m, f in encrypted_fields()}
-    assert {("accounts.User", "name"), ("accounts.AuditEvent", "ip_address")} <= covered
+    assert {
+        ("accounts.User", "name"),
+        ("accounts.AuditEvent", "ip_address"),
+        ("accounts.AuditEvent", "actor_email"),
+    } <= covered
     from django.apps import apps
 
     from accounts.fields import EncryptedTextField

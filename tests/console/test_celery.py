@@ -11,7 +11,10 @@ from console.celery import app
 # Every task the console has ever registered, under the name stored in schedules and
 # messages. A rename here strands queued work: add a name, never change one.
 TASK_NAMES = {
+    "accounts.audit_checkpoint",
     "accounts.tasks.send_email",
+    "accounts.outbox_send",
+    "accounts.outbox_sweep",
     "apikeys.last_used_flush",
     "apikeys.expiry_notices_send",
     "apikeys.usage_rollup_recent",
@@ -24,6 +27,7 @@ TASK_NAMES = {
     "privacy.tasks_export.run_export",
     "privacy.tasks_export.requeue_lost_exports",
     "privacy.tasks_export.expire_exports",
+    "privacy.tasks_export.sweep_orphan_files",
     "privacy.tasks_requests.alert_staff_about_deadlines",
 }
 

@@ -38,6 +38,8 @@ def production(settings, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "production-like-secret-" + "x" * 50)
     monkeypatch.setenv("ALLOWED_HOSTS", "testserver")
     monkeypatch.setenv("ENCRYPTION_KEYS", "k1:" + "A" * 43 + "=")
+    monkeypatch.setenv("AUDIT_CHAIN_KEYS", "a1:" + "C" * 43 + "=")
+    monkeypatch.setenv("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
     monkeypatch.delenv("SECURE_SSL_REDIRECT", raising=False)
     for name in ("SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD"):
         monkeypatch.delenv(name, raising=False)

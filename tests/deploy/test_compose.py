@@ -42,3 +42,14 @@ def test_only_the_proxy_publishes_a_port():
     published = sorted(name for name, service in SERVICES.items() if service.get("ports"))
 
     assert published == ["proxy"]
+
+
+def test_only_the_migration_connects_as_the_owner_of_the_tables():
+    def user_of(service):
+        url = SERVICES[service]["environment"]["DATABASE_URL"]
+        return url.split("://", 1)[1].split(":", 1)[0]
+
+    assert {user_of(name) for name in ("web", "worker", "beat")} == {"console_app"}
+    assert user_of("migrate") == SERVICES["postgres"]["environment"]["POSTGRES_USER"]
+    assert "manage.py db_roles" in " ".join(SERVICES["migrate"]["command"])
+    assert "console_app" in SERVICES["migrate"]["environment"]["APP_DATABASE_URL"]

@@ -40,7 +40,7 @@ def test_create_returns_the_key_once_with_no_store(workspace, user):
         format="json",
     )
     assert response.status_code == 201
-    assert response["Cache-Control"] == "no-store"
+    assert "no-store" in response["Cache-Control"]
     assert response.data["key"].startswith("cnsl_prod_")
     listed = _client(user).get(url).json()
     assert response.data["key"] not in str(listed)
@@ -165,7 +165,7 @@ def test_verify_endpoint_needs_a_gateway_token(make_key):
     assert bad.status_code == 401
     good = client.post(url, {"key": full, "required_scope": "inference"}, format="json", **GATEWAY)
     assert good.status_code == 200 and good.json()["valid"] is True
-    assert good["Cache-Control"] == "no-store"
+    assert "no-store" in good["Cache-Control"]
 
 
 def test_verify_endpoint_answers_codes_and_refuses_bad_bodies(make_key):

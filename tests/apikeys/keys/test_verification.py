@@ -443,13 +443,13 @@ def test_the_sql_function_and_the_orm_read_the_same_record(make_key, workspace, 
             if name not in ("previous_expires", "expires")
         }
 
-    from_sql = verification._load_from_db(api_key.public_id, "3")
-    from_orm = verification._load_with_orm(api_key.public_id, "3")
+    from_sql = verification._load_from_db(api_key.public_id)
+    from_orm = verification._load_with_orm(api_key.public_id)
     assert fields(from_sql) == fields(from_orm)
     assert from_sql.expires == pytest.approx(from_orm.expires)
     assert from_sql.previous_expires == pytest.approx(from_orm.previous_expires)
     assert from_sql.training_opt_out and from_sql.zero_data_retention
     assert from_sql.previous_digest and from_sql.rpm == 7
     api_key_revoke(api_key=api_key, actor=user)
-    assert verification._load_from_db(api_key.public_id, "4").revoked
-    assert verification._load_with_orm(api_key.public_id, "4").revoked
+    assert verification._load_from_db(api_key.public_id).revoked
+    assert verification._load_with_orm(api_key.public_id).revoked

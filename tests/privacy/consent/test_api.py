@@ -5,7 +5,8 @@ import uuid
 import pytest
 from django.test import Client
 
-from privacy.consent.cookies import CONSENT_COOKIE, VISITOR_COOKIE
+from privacy.consent import cookies
+from privacy.consent.cookies import BANNER_TEXT_VERSION, CONSENT_COOKIE, VISITOR_COOKIE
 from privacy.consent.models import ConsentRecord
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +44,7 @@ def test_anonymous_consent_is_recorded_and_readable_through_the_visitor_id():
     assert body["needs_consent"] is False
     visitor = client.cookies[VISITOR_COOKIE].value
     assert body["visitor_id"] == visitor
-    assert client.cookies[CONSENT_COOKIE].value.endswith(".010")
+    assert client.cookies[CONSENT_COOKIE].value.endswith(f".010.{BANNER_TEXT_VERSION}")
     record = ConsentRecord.objects.get()
     assert str(record.visitor_id) == visitor and record.method == "button"
 
@@ -85,3 +86,18 @@ def test_consent_read_for_an_unknown_visitor_asks_for_consent(client):
     assert body["needs_consent"] is True
     assert body["categories"] == ["necessary"]
     assert body["history"] == []
+
+
+def test_consent_state_asks_again_after_the_banner_wording_changes(monkeypatch):
+    client, token = _csrf_client()
+    response = client.post(
+        CONSENT_URL,
+        {"choice": "accept_all", "method": "button"},
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+    assert response.json()["needs_consent"] is False
+    assert client.get(CONSENT_URL).json()["needs_consent"] is False
+    monkeypatch.setattr(cookies, "BANNER_TEXT_VERSION", "2099-01-a")
+    body = client.get(CONSENT_URL).json()
+    assert body["needs_consent"] is True and body["categories"] == ["necessary"]

@@ -2,7 +2,8 @@
 
 import pytest
 
-from privacy.consent.cookies import CONSENT_COOKIE, VISITOR_COOKIE
+from privacy.consent import cookies
+from privacy.consent.cookies import BANNER_TEXT_VERSION, CONSENT_COOKIE, VISITOR_COOKIE
 from privacy.consent.models import ConsentRecord
 from tests.privacy.policy_support import policies_in_force
 
@@ -26,10 +27,40 @@ def test_the_banner_offers_three_equal_choices_with_nothing_pre_ticked(client):
 
 
 def test_the_banner_is_hidden_once_the_current_policy_is_consented(client, policies):
-    client.cookies[CONSENT_COOKIE] = f"{policies['cookie'].pk}.000"
+    client.cookies[CONSENT_COOKIE] = f"{policies['cookie'].pk}.000.{BANNER_TEXT_VERSION}"
     page = client.get("/accounts/login/").content.decode()
     assert "data-consent-form" in page
-    assert page.split('id="consent-banner"')[1].split(">")[0].rstrip().endswith("hidden")
+    assert _banner_hidden(page)
+
+
+def _banner_hidden(page: str) -> bool:
+    return page.split('id="consent-banner"')[1].split(">")[0].rstrip().endswith("hidden")
+
+
+def test_new_banner_wording_asks_again(client, policies, monkeypatch):
+    """A choice made on other wording is no choice, as with a new cookie policy version."""
+    response = client.post("/privacy/cookies/consent/", {"choice": "accept_all", "next": "/"})
+    assert response.cookies[CONSENT_COOKIE].value.endswith(f".111.{BANNER_TEXT_VERSION}")
+    assert _banner_hidden(client.get("/accounts/login/").content.decode())
+
+    monkeypatch.setattr(cookies, "BANNER_TEXT_VERSION", "2099-01-a")
+    page = client.get("/accounts/login/").content.decode()
+    assert not _banner_hidden(page)
+    assert 'data-banner-version="2099-01-a"' in page
+    # Choosing again on the new wording records it and hides the banner once more.
+    client.post("/privacy/cookies/consent/", {"choice": "reject_all", "next": "/"})
+    assert ConsentRecord.objects.order_by("-pk").first().banner_version == "2099-01-a"
+    assert _banner_hidden(client.get("/accounts/login/").content.decode())
+
+
+def test_a_consent_cookie_from_before_banner_versions_asks_again(client, policies):
+    client.cookies[CONSENT_COOKIE] = f"{policies['cookie'].pk}.000"
+    assert not _banner_hidden(client.get("/accounts/login/").content.decode())
+
+
+def test_a_new_cookie_policy_version_still_asks_again(client, policies):
+    client.cookies[CONSENT_COOKIE] = f"{policies['cookie'].pk + 1000}.000.{BANNER_TEXT_VERSION}"
+    assert not _banner_hidden(client.get("/accounts/login/").content.decode())
 
 
 def test_banner_form_without_javascript_records_and_redirects_to_a_safe_page(client):
@@ -38,7 +69,7 @@ def test_banner_form_without_javascript_records_and_redirects_to_a_safe_page(cli
     )
     assert response.status_code == 302 and response["Location"] == "/"
     assert response.cookies[VISITOR_COOKIE]["httponly"]
-    assert response.cookies[CONSENT_COOKIE].value.endswith(".000")
+    assert response.cookies[CONSENT_COOKIE].value.endswith(f".000.{BANNER_TEXT_VERSION}")
     assert ConsentRecord.objects.get().categories == ["necessary"]
 
 
@@ -49,7 +80,7 @@ def test_a_bad_banner_post_is_a_400_and_records_nothing(client):
 
 
 def test_withdrawing_in_cookie_settings_deletes_that_categorys_cookies(client, policies):
-    client.cookies[CONSENT_COOKIE] = f"{policies['cookie'].pk}.111"
+    client.cookies[CONSENT_COOKIE] = f"{policies['cookie'].pk}.111.{BANNER_TEXT_VERSION}"
     client.cookies["_console_analytics"] = "1"
     client.cookies["_console_marketing"] = "1"
     response = client.post("/privacy/cookies/", {"choice": "save", "marketing": "on"})

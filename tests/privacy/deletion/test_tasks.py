@@ -33,7 +33,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(settings.BASE_DIR)
 
 
 def broker_url() -> str:
@@ -67,6 +67,7 @@ class Workers:
             "REDIS_URL": broker_url(),
             "CELERY_BROKER_URL": broker_url(),
             "ENCRYPTION_KEYS": settings.ENCRYPTION_KEYS,
+            "AUDIT_CHAIN_KEYS": settings.AUDIT_CHAIN_KEYS,
             "SECRET_KEY": settings.SECRET_KEY,
             **{k: str(v) for k, v in env_overrides.items()},
         }

@@ -18,6 +18,7 @@ from privacy.exports.services import (
     export_request,
     export_run,
     exports_expire,
+    exports_sweep_orphans,
     registry_labels,
 )
 from privacy.requests.deadlines import Jurisdiction
@@ -169,3 +170,112 @@ def test_expiry_deletes_the_file_and_the_link_stops_working(client, user, settin
     assert export.status == ExportStatus.EXPIRED
     client.force_login(user)
     assert client.get(export_download_url(export)).status_code == 409
+
+
+def _plant(folder, name: str, *, age: timedelta):
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+    moment = (timezone.now() - age).timestamp()
+    os.utime(path, (moment, moment))
+    return path
+
+
+def test_sweep_deletes_old_files_no_export_owns_and_keeps_owned_and_young_ones(user, settings):
+    import uuid
+
+    folder = settings.MEDIA_ROOT / "exports"
+    export = export_run(export_id=DataExport.objects.create(user=user).pk)
+    owned = folder / export.file_name
+    old = timedelta(hours=2)
+    orphan = _plant(folder, f"{uuid.uuid4()}.zip", age=old)
+    stray = _plant(folder, "notes.txt", age=old)
+    young = _plant(folder, f"{uuid.uuid4()}.zip.partial", age=timedelta(minutes=1))
+    failed = DataExport.objects.create(user=user, status=ExportStatus.FAILED)
+    leftover = _plant(folder, f"{failed.pk}.zip.partial", age=old)
+    building = DataExport.objects.create(user=user, status=ExportStatus.RUNNING)
+    in_progress = _plant(folder, f"{building.pk}.zip.partial", age=old)
+    _plant(folder, export.file_name, age=old)  # the ready export's own file, aged
+
+    assert exports_sweep_orphans() == 3
+
+    assert not orphan.exists() and not stray.exists() and not leftover.exists()
+    assert owned.exists() and young.exists() and in_progress.exists()
+    assert exports_sweep_orphans() == 0
+
+
+def test_sweep_deletes_the_file_of_an_expired_export_left_behind(user, settings):
+    export = export_run(export_id=DataExport.objects.create(user=user).pk)
+    name = export.file_name
+    DataExport.objects.filter(pk=export.pk).update(status=ExportStatus.EXPIRED, file_name="")
+    path = _plant(settings.MEDIA_ROOT / "exports", name, age=timedelta(days=1))
+
+    assert exports_sweep_orphans() == 1
+    assert not path.exists()
+
+
+def test_sweep_waits_for_the_minimum_age(user, settings):
+    import uuid
+
+    settings.EXPORT_ORPHAN_MIN_AGE_MINUTES = 30
+    folder = settings.MEDIA_ROOT / "exports"
+    fresh = _plant(folder, f"{uuid.uuid4()}.zip", age=timedelta(minutes=20))
+    assert exports_sweep_orphans() == 0
+    assert fresh.exists()
+    assert exports_sweep_orphans(now=timezone.now() + timedelta(minutes=11)) == 1
+    assert not fresh.exists()
+
+
+def test_a_file_finished_after_its_row_was_deleted_is_removed(user, settings):
+    from privacy.exports.services import export_build_file, export_claim
+
+    export = export_claim(export_id=DataExport.objects.create(user=user).pk)
+    path = export_build_file(export=export)
+    DataExport.objects.filter(pk=export.pk).delete()  # the account went meanwhile
+
+    from privacy.exports.services import _export_finish
+
+    assert _export_finish(export=export, path=path) is None
+    assert not path.exists()
+
+
+def test_audit_events_leave_out_the_address_and_browser_of_others_who_acted(user):
+    from accounts.audit import Action, audit_record
+
+    staff = UserFactory(is_staff=True)
+    audit_record(
+        action=Action.PROFILE_UPDATED, actor=user, ip_address="203.0.113.1", user_agent="Mine/1.0"
+    )
+    audit_record(
+        action="privacy_request.verified",
+        actor=staff,
+        subject_user=user,
+        ip_address="198.51.100.77",
+        user_agent="StaffBrowser/9.9",
+    )
+    audit_record(
+        action=Action.LOGIN_FAILED,
+        subject_user=user,
+        actor_email="",
+        ip_address="192.0.2.66",
+        user_agent="Guesser/0.1",
+    )
+
+    export = export_run(export_id=DataExport.objects.create(user=user).pk)
+
+    with _open(export) as archive:
+        everything = b"".join(archive.read(name) for name in archive.namelist())
+        events = {e["action"]: e for e in json.loads(archive.read("audit_events.json"))}
+        csv_text = archive.read("audit_events.csv").decode()
+    assert b"198.51.100.77" not in everything and b"StaffBrowser" not in everything
+    assert staff.email.encode() not in everything
+    staff_event = events["privacy_request.verified"]
+    assert staff_event["ip_address"] is None and staff_event["user_agent"] == ""
+    own = events[Action.PROFILE_UPDATED]
+    assert (own["ip_address"], own["user_agent"]) == ("203.0.113.1", "Mine/1.0")
+    # Failed sign-ins against the account stay as the activity page shows them.
+    failed = events[Action.LOGIN_FAILED]
+    assert (failed["ip_address"], failed["user_agent"]) == ("192.0.2.66", "Guesser/0.1")
+    assert "192.0.2.66" in csv_text and "203.0.113.1" in csv_text

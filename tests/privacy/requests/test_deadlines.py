@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -56,10 +56,11 @@ def test_gdpr_extension_adds_two_further_months():
 
 
 def test_ccpa_acknowledgement_counts_business_days():
-    # Friday 20 Nov 2026 + 10 business days = Friday 4 Dec 2026.
-    assert ccpa_acknowledge_by(date(2026, 11, 20)) == date(2026, 12, 4)
-    # Saturday 21 Nov: the first business day counted is Monday → Friday 4 Dec.
-    assert ccpa_acknowledge_by(date(2026, 11, 21)) == date(2026, 12, 4)
+    # Friday 20 Nov 2026 + 10 business days, skipping Thanksgiving and the day after
+    # (26 and 27 Nov, California state holidays) = Tuesday 8 Dec 2026.
+    assert ccpa_acknowledge_by(date(2026, 11, 20)) == date(2026, 12, 8)
+    # Saturday 21 Nov: the first business day counted is Monday → Tuesday 8 Dec too.
+    assert ccpa_acknowledge_by(date(2026, 11, 21)) == date(2026, 12, 8)
     assert add_business_days(date(2026, 11, 23), 5) == date(2026, 11, 30)
 
 
@@ -93,3 +94,70 @@ def test_jurisdiction_deadlines():
 def test_unknown_jurisdiction_is_refused():
     with pytest.raises(ValueError, match="Unknown jurisdiction"):
         deadlines_for(jurisdiction="mars", received=date(2026, 1, 1))
+
+
+# ---------------------------------------------------------------------------- local dates
+
+
+def test_a_californian_evening_request_counts_from_the_californian_date():
+    from datetime import UTC, datetime
+
+    from privacy.requests.deadlines import Jurisdiction, deadlines_for
+
+    # 20:00 in Los Angeles on 3 March 2025 is already 4 March in UTC.
+    evening = datetime(2025, 3, 4, 4, 0, tzinfo=UTC)
+    deadlines = deadlines_for(jurisdiction=Jurisdiction.CALIFORNIA, received=evening)
+    assert deadlines.due == date(2025, 3, 3) + timedelta(days=45)
+
+
+def test_a_late_evening_gdpr_request_counts_from_the_brussels_date():
+    from datetime import UTC, datetime
+
+    from privacy.requests.deadlines import Jurisdiction, deadlines_for
+
+    # 23:30 UTC on 14 January 2025 is 00:30 on the 15th in Brussels: due 15 February,
+    # a Saturday, so Monday 17 February.
+    late = datetime(2025, 1, 14, 23, 30, tzinfo=UTC)
+    deadlines = deadlines_for(jurisdiction=Jurisdiction.EEA_UK, received=late)
+    assert deadlines.due == date(2025, 2, 17)
+
+
+def test_ccpa_business_days_skip_californian_public_holidays():
+    from privacy.requests.deadlines import ccpa_acknowledge_by
+
+    # From Monday 24 November 2025: Thanksgiving (27th) and the day after (28th) are
+    # California state holidays, so ten business days end on 10 December, not the 8th.
+    assert ccpa_acknowledge_by(date(2025, 11, 24)) == date(2025, 12, 10)
+
+
+def test_a_gdpr_deadline_on_a_public_holiday_moves_to_the_next_working_day():
+    from privacy.requests.deadlines import gdpr_due
+
+    # Received 21 June 2025: one month is Monday 21 July, Belgium's national day.
+    assert gdpr_due(date(2025, 6, 21)) == date(2025, 7, 22)
+
+
+def test_the_time_zones_and_holidays_follow_the_settings(settings):
+    from datetime import UTC, datetime
+
+    from privacy.requests.deadlines import Jurisdiction, deadlines_for
+
+    settings.PRIVACY_GDPR_TIME_ZONE = "Europe/Dublin"
+    settings.PRIVACY_GDPR_HOLIDAYS = "IE"
+    # 23:30 UTC on 14 January is still the 14th in Dublin (GMT): due Friday 14 February.
+    late = datetime(2025, 1, 14, 23, 30, tzinfo=UTC)
+    assert deadlines_for(jurisdiction=Jurisdiction.EEA_UK, received=late).due == date(2025, 2, 14)
+    # 17 March (St Patrick's Day) is a holiday in Ireland: a deadline then moves on.
+    received = datetime(2025, 2, 17, 12, 0, tzinfo=UTC)
+    assert deadlines_for(jurisdiction=Jurisdiction.EEA_UK, received=received).due == date(
+        2025, 3, 18
+    )
+
+
+def test_a_naive_moment_is_refused():
+    from datetime import datetime
+
+    from privacy.requests.deadlines import Jurisdiction, deadlines_for
+
+    with pytest.raises(ValueError):
+        deadlines_for(jurisdiction=Jurisdiction.CALIFORNIA, received=datetime(2025, 3, 4, 4, 0))

@@ -81,7 +81,8 @@ def test_signed_in_request_is_received_verified_and_due_per_gdpr(user):
 @time_machine.travel("2026-11-20 10:00:00+00:00", tick=False)
 def test_california_request_has_an_acknowledgement_date_and_45_day_due_date(user):
     request = _submit(user, jurisdiction=Jurisdiction.CALIFORNIA)
-    assert request.acknowledge_by == date(2026, 12, 4)
+    # Ten business days, Thanksgiving and the day after (California holidays) not counted.
+    assert request.acknowledge_by == date(2026, 12, 8)
     assert request.due_date == date(2027, 1, 4)
 
 
@@ -308,3 +309,116 @@ def test_signing_in_during_the_grace_period_offers_to_cancel(client, user):
     page = client.get("/").content.decode()
     assert "Your account is scheduled for deletion" in page
     assert 'action="/account/delete/cancel/"' in page
+
+
+# ---------------------------------------------------------------------------- endings
+
+
+def _public_request():
+    request, _token = privacy_request_submit_public(
+        email="visitor@example.com",
+        name="Vera Visitor",
+        request_type=RequestType.ACCESS,
+        jurisdiction=Jurisdiction.EEA_UK,
+        details="Please send me everything.",
+    )
+    return request, _token
+
+
+def test_an_unconfirmed_request_expires_after_the_window_and_grace_and_is_purged(settings):
+    from datetime import timedelta
+
+    from privacy.requests.models import CloseReason
+    from privacy.requests.services import privacy_requests_expire_unconfirmed
+    from privacy.retention.services import retention_run
+
+    settings.PRIVACY_REQUEST_CONFIRMATION_HOURS = 24
+    settings.PRIVACY_REQUEST_UNCONFIRMED_GRACE_HOURS = 24
+    request, token = _public_request()
+    submitted = request.submitted_at
+
+    assert privacy_requests_expire_unconfirmed(now=submitted + timedelta(hours=47)) == 0
+    assert privacy_requests_expire_unconfirmed(now=submitted + timedelta(hours=49)) == 1
+
+    request.refresh_from_db()
+    assert request.status == RequestStatus.EXPIRED
+    assert request.closed_reason == CloseReason.CONFIRMATION_EXPIRED
+    assert request.closed_at == submitted + timedelta(hours=49)
+    assert request.confirmation_token_hash == ""
+    with pytest.raises(NotFound):
+        privacy_request_confirm(token=token)
+
+    run = retention_run(now=submitted + timedelta(hours=50))
+    assert not PrivacyRequest.objects.filter(pk=request.pk).exists()
+    assert run.counts["privacy_requests"] == 1
+
+
+def test_the_retention_run_expires_and_purges_unconfirmed_requests_but_keeps_received_ones(
+    settings,
+):
+    from datetime import timedelta
+
+    from privacy.retention.services import retention_run
+
+    forgotten, _ = _public_request()
+    confirmed, token = _public_request()
+    privacy_request_confirm(token=token)
+    closed = privacy_request_submit(
+        user=UserFactory(), request_type=RequestType.CORRECTION, jurisdiction=Jurisdiction.EEA_UK
+    )
+    privacy_request_complete(request=closed, actor=None, resolution="Fixed.")
+    later = timezone.now() + timedelta(
+        hours=settings.PRIVACY_REQUEST_CONFIRMATION_HOURS
+        + settings.PRIVACY_REQUEST_UNCONFIRMED_GRACE_HOURS
+        + 1
+    )
+
+    retention_run(now=later)
+
+    assert not PrivacyRequest.objects.filter(pk=forgotten.pk).exists()
+    assert PrivacyRequest.objects.get(pk=confirmed.pk).status == RequestStatus.RECEIVED
+    assert PrivacyRequest.objects.filter(pk=closed.pk).exists()  # kept 3 years
+    retention_run(now=timezone.now() + timedelta(days=3 * 365 + 1))
+    assert not PrivacyRequest.objects.filter(pk=closed.pk).exists()
+
+
+def test_deleting_an_account_closes_its_open_requests_with_the_reason_and_they_are_purged():
+    from datetime import timedelta
+
+    from privacy.deletion.models import DeletionRequest
+    from privacy.deletion.services import deletion_run
+    from privacy.requests.models import CloseReason
+    from privacy.retention.services import retention_run
+
+    user = UserFactory()
+    correction = privacy_request_submit(
+        user=user, request_type=RequestType.CORRECTION, jurisdiction=Jurisdiction.EEA_UK
+    )
+    objection = privacy_request_submit(
+        user=user, request_type=RequestType.OBJECTION, jurisdiction=Jurisdiction.EEA_UK
+    )
+    privacy_request_start(request=objection, actor=UserFactory(is_staff=True))
+    erasure = privacy_request_submit(
+        user=user, request_type=RequestType.DELETION, jurisdiction=Jurisdiction.EEA_UK
+    )
+    deletion = DeletionRequest.objects.get(pk=PrivacyRequest.objects.get(pk=erasure.pk).deletion_id)
+    DeletionRequest.objects.filter(pk=deletion.pk).update(
+        scheduled_for=timezone.now() - timedelta(seconds=1)
+    )
+
+    while deletion_run(deletion_id=deletion.pk) == "yielded":
+        pass
+
+    for request in (correction, objection):
+        request.refresh_from_db()
+        assert request.status == RequestStatus.CANCELLED
+        assert request.closed_reason == CloseReason.ACCOUNT_DELETED
+        assert request.closed_at is not None and request.user_id is None
+    erasure.refresh_from_db()
+    assert erasure.status == RequestStatus.COMPLETED and erasure.closed_reason == ""
+    assert not PrivacyRequest.objects.open().exists()
+    # Kept for their retention period (3 years after closing), then purged.
+    retention_run(now=timezone.now() + timedelta(days=365))
+    assert PrivacyRequest.objects.count() == 3
+    retention_run(now=timezone.now() + timedelta(days=3 * 365 + 1))
+    assert PrivacyRequest.objects.count() == 0
