@@ -1,5 +1,9 @@
 """Clients and steps the tests share."""
 
+import os
+import signal
+import subprocess
+import sys
 import time
 
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
@@ -49,3 +53,103 @@ def api_client_signed_in(user, *, reauthenticated_seconds_ago: float | None = 0)
     session["account_authentication_methods_user"] = str(user.pk)
     session.save()
     return client
+
+
+def redis_test_db_url(env_var: str, default: int) -> str:
+    """The test Redis server with a database of its own, which the caller may flush;
+    `env_var` picks another number when `default` is taken on a machine."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.conf import settings
+
+    db = int(os.environ.get(env_var, str(default)))
+    return urlunsplit(urlsplit(settings.REDIS_URL)._replace(path=f"/{db}"))
+
+
+def worker_database_url() -> str:
+    """The URL of the database this test runs against, for processes it starts."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class CeleryWorkers:
+    """Real `celery -A console worker` processes on the test database and a broker of
+    their own, each logging to `tmp_path` and stopped by its PID."""
+
+    def __init__(self, tmp_path, *, broker_url: str, name: str, env: dict | None = None):
+        self.tmp_path = tmp_path
+        self.broker_url = broker_url
+        self.name = name
+        self.env = env or {}
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, **env_overrides) -> subprocess.Popen:
+        from django.conf import settings
+
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "console.settings.local",
+            "DEBUG": "False",
+            "DATABASE_URL": worker_database_url(),
+            "CONN_MAX_AGE": "0",
+            "REDIS_URL": self.broker_url,
+            "CELERY_BROKER_URL": self.broker_url,
+            "ENCRYPTION_KEYS": settings.ENCRYPTION_KEYS,
+            "SECRET_KEY": settings.SECRET_KEY,
+            **self.env,
+            **{k: str(v) for k, v in env_overrides.items()},
+        }
+        log = open(self.tmp_path / f"worker{len(self.procs)}.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "console",
+                "worker",
+                "--pool=solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                f"--hostname={self.name}-{len(self.procs)}@%h",
+                "--loglevel=INFO",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            self.kill(proc)
+
+
+def broker_send(broker_url: str, name: str, **kwargs) -> None:
+    """Put a task message on the broker at `broker_url`, as a service's job would."""
+    from console.celery import app
+
+    with app.connection_for_write(broker_url) as conn:
+        app.send_task(name, kwargs=kwargs, connection=conn)
+
+
+def wait_for(predicate, timeout: float, what: str):
+    """Poll `predicate` until it returns something true; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -7,26 +7,17 @@ delivery is counted; each is stopped by its PID when the test ends.
 """
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from accounts import jobs
 from accounts.emails import email_enqueue_rendered
 from accounts.models import OutboundEmail, OutboundEmailStatus
-from console.celery import app
 from privacy.requests.deadlines import Jurisdiction
 from privacy.requests.models import PrivacyRequest, RequestStatus, RequestType
 from privacy.requests.services import (
@@ -35,6 +26,7 @@ from privacy.requests.services import (
     privacy_request_submit_public,
 )
 from tests.factories import UserFactory
+from tests.support import CeleryWorkers, broker_send, redis_test_db_url, wait_for
 
 pytestmark = [
     pytest.mark.worker,
@@ -42,75 +34,26 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored"),
 ]
 
-ROOT = Path(settings.BASE_DIR)
-
 
 def broker_url() -> str:
-    """The test Redis server with a database of its own; EMAIL_TEST_BROKER_DB picks it."""
-    parts = urlsplit(settings.REDIS_URL)
-    db = int(os.environ.get("EMAIL_TEST_BROKER_DB", "15"))
-    return urlunsplit(parts._replace(path=f"/{db}"))
+    """A Redis database of its own for the broker; EMAIL_TEST_BROKER_DB picks it."""
+    return redis_test_db_url("EMAIL_TEST_BROKER_DB", 15)
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+class Workers(CeleryWorkers):
+    """Workers whose mail goes to a file, one JSON line per delivery."""
 
-
-class Workers:
     def __init__(self, tmp_path):
-        self.tmp_path = tmp_path
         self.record = tmp_path / "delivered.jsonl"
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self, **env_overrides) -> subprocess.Popen:
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "console.settings.local",
-            "DEBUG": "False",
-            "DATABASE_URL": database_url(),
-            "CONN_MAX_AGE": "0",
-            "REDIS_URL": broker_url(),
-            "CELERY_BROKER_URL": broker_url(),
-            "ENCRYPTION_KEYS": settings.ENCRYPTION_KEYS,
-            "SECRET_KEY": settings.SECRET_KEY,
-            "EMAIL_BACKEND": "tests.mail_backends.RecordingBackend",
-            "EMAIL_RECORD_PATH": str(self.record),
-            **{k: str(v) for k, v in env_overrides.items()},
-        }
-        log = open(self.tmp_path / f"worker{len(self.procs)}.log", "w")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "console",
-                "worker",
-                "--pool=solo",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                f"--hostname=outbox-test-{len(self.procs)}@%h",
-                "--loglevel=INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        super().__init__(
+            tmp_path,
+            broker_url=broker_url(),
+            name="outbox-test",
+            env={
+                "EMAIL_BACKEND": "tests.mail_backends.RecordingBackend",
+                "EMAIL_RECORD_PATH": str(self.record),
+            },
         )
-        self.procs.append(proc)
-        return proc
-
-    def kill(self, proc: subprocess.Popen) -> None:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-    def stop_all(self):
-        for proc in self.procs:
-            self.kill(proc)
 
     def delivered(self) -> list[dict]:
         if not self.record.exists():
@@ -135,24 +78,13 @@ def workers(tmp_path, broker):
 
 
 def send(name: str, **kwargs) -> None:
-    with app.connection_for_write(broker_url()) as conn:
-        app.send_task(name, kwargs=kwargs, connection=conn)
+    broker_send(broker_url(), name, **kwargs)
 
 
 @pytest.fixture
 def courier(monkeypatch):
     """Jobs started on commit go to the test broker, as in production, not run eagerly."""
     monkeypatch.setattr(jobs, "job_start", lambda name, /, **kwargs: send(name, **kwargs))
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def all_sent() -> bool:

@@ -9,24 +9,21 @@ be in the one error format and leave the database as it was.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import schemathesis
-from django.apps import apps
 from django.conf import settings as django_settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, transaction
 from django.test import Client
 from hypothesis import HealthCheck, settings
-from rest_framework.test import APIClient
 from schemathesis.checks import load_all_checks
 
 from accounts.permissions import Role
 from accounts.services import invitation_create
 from apikeys.keys.services import api_key_create
 from privacy.requests.services import privacy_request_submit
+from tests.api.support import assert_error_format, database_fingerprint
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 
 load_all_checks()
@@ -40,7 +37,6 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 GATEWAY_OPERATIONS = {"/api/v1/usage", "/api/v1/keys/verify"}
 PUBLIC_OPERATIONS = {"/api/v1/keys/report-leak"}
 CSRF_TOKEN = "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz"
-TABLES_OF = ("accounts", "apikeys", "privacy")
 # allauth refuses a request without a client address; a real server always has one.
 CLIENT = {"REMOTE_ADDR": "203.0.113.9"}
 
@@ -140,41 +136,6 @@ def world(db):
     return World()
 
 
-def database_fingerprint() -> dict[str, str]:
-    """Hash every row of the project's tables, one digest per table."""
-    tables = sorted(
-        {
-            model._meta.db_table
-            for label in TABLES_OF
-            for model in apps.get_app_config(label).get_models()
-        }
-    )
-    # Table names come from the model registry, never from input.
-    sql = " UNION ALL ".join(
-        "SELECT %s, md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "  # noqa: S608
-        f"FROM {connection.ops.quote_name(table)} t"
-        for table in tables
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, tables)
-        return dict(cursor.fetchall())
-
-
-def assert_error_format(response) -> None:
-    content_type = response.headers.get("content-type", [""])[0]
-    assert content_type.startswith("application/json"), (
-        response.status_code,
-        content_type,
-        response.text[:300],
-    )
-    body = response.json()
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert isinstance(error.get("code"), str) and error["code"], body
-    assert isinstance(error.get("message"), str) and error["message"], body
-    assert set(error) <= {"code", "message", "fields"}, body
-
-
 @schema.parametrize()
 @settings(
     max_examples=30,
@@ -200,23 +161,3 @@ def test_every_generated_request_gets_a_documented_non_5xx_answer(
             assert database_fingerprint() == before, "a refused request changed the database"
     finally:
         transaction.savepoint_rollback(savepoint)
-
-
-# ---------------------------------------------------------------------------- regressions
-# Each found by the generated requests above; kept as plain tests so they fail by name.
-
-
-@pytest.fixture
-def owner_api(world):
-    client = APIClient()
-    client.force_login(world.owner)
-    return client
-
-
-def gateway_post(client, url, body):
-    return client.post(
-        url,
-        data=json.dumps(body),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {django_settings.GATEWAY_TOKENS[0]}",
-    )

@@ -6,25 +6,19 @@ and at its own Redis database as broker, and stopped (by its PID) when the test 
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AuditEvent, User
 from apikeys.usage.models import UsageRecord
-from console.celery import app
 from privacy.deletion.models import DeletionRequest, DeletionStatus
 from privacy.deletion.services import DeletionAction, account_deletion_request
 from tests.factories import UserFactory, WorkspaceFactory, api_key_row, usage_rows_load
+from tests.support import CeleryWorkers, broker_send, redis_test_db_url, wait_for
 
 pytestmark = [
     pytest.mark.worker,
@@ -33,73 +27,10 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored"),
 ]
 
-ROOT = Path(settings.BASE_DIR)
-
 
 def broker_url() -> str:
-    """The test Redis server with a database of its own (the tests flush it).
-
-    DELETION_TEST_BROKER_DB picks another number when 14 is taken on a machine.
-    """
-    parts = urlsplit(settings.REDIS_URL)
-    db = int(os.environ.get("DELETION_TEST_BROKER_DB", "14"))
-    return urlunsplit(parts._replace(path=f"/{db}"))
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-class Workers:
-    def __init__(self, tmp_path):
-        self.tmp_path = tmp_path
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self, **env_overrides) -> subprocess.Popen:
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "console.settings.local",
-            "DEBUG": "False",
-            "DATABASE_URL": database_url(),
-            "CONN_MAX_AGE": "0",
-            "REDIS_URL": broker_url(),
-            "CELERY_BROKER_URL": broker_url(),
-            "ENCRYPTION_KEYS": settings.ENCRYPTION_KEYS,
-            "AUDIT_CHAIN_KEYS": settings.AUDIT_CHAIN_KEYS,
-            "SECRET_KEY": settings.SECRET_KEY,
-            **{k: str(v) for k, v in env_overrides.items()},
-        }
-        log = open(self.tmp_path / f"worker{len(self.procs)}.log", "w")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "console",
-                "worker",
-                "--pool=solo",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                f"--hostname=deletion-test-{len(self.procs)}@%h",
-                "--loglevel=INFO",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.procs.append(proc)
-        return proc
-
-    def stop_all(self):
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+    """A Redis database of its own for the broker (the tests flush it)."""
+    return redis_test_db_url("DELETION_TEST_BROKER_DB", 14)
 
 
 @pytest.fixture
@@ -112,24 +43,13 @@ def broker():
 
 @pytest.fixture
 def workers(tmp_path, broker):
-    pool = Workers(tmp_path)
+    pool = CeleryWorkers(tmp_path, broker_url=broker_url(), name="deletion-test")
     yield pool
     pool.stop_all()
 
 
 def send(name: str, **kwargs) -> None:
-    with app.connection_for_write(broker_url()) as conn:
-        app.send_task(name, kwargs=kwargs, connection=conn)
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    broker_send(broker_url(), name, **kwargs)
 
 
 def due_account_deletion(user) -> DeletionRequest:
