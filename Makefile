@@ -17,7 +17,7 @@ DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/console
 REDIS_URL ?= redis://127.0.0.1:6379/0
 export DATABASE_URL REDIS_URL
 
-.PHONY: install run test lint format check-deploy bench lock browser nginx services-check clean
+.PHONY: install run test lint format check-deploy bench lock browser nginx partman services-check clean
 
 # The checkout gets the dev lock (production dependencies plus the test tools); the
 # production image installs requirements.lock alone (deploy/Dockerfile).
@@ -57,6 +57,16 @@ nginx:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
 	  else echo "The proxy test needs Debian's nginx: sudo apt-get install nginx"; exit 1; fi; }
 
+# The usage table is partitioned by day with pg_partman (docs/usage-partitions.md); the
+# migration creates the extension, so the package must be on the database server.
+PG_MAJOR ?= 15
+partman:
+	@test -f /usr/share/postgresql/$(PG_MAJOR)/extension/pg_partman.control || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's pg_partman for PostgreSQL $(PG_MAJOR)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-$(PG_MAJOR)-partman >/dev/null; \
+	  else echo "The usage table needs pg_partman: sudo apt-get install postgresql-$(PG_MAJOR)-partman"; exit 1; fi; }
+
 services-check: install
 	@$(PY) deploy/services_check.py
 
@@ -80,10 +90,10 @@ check-deploy: install
 	GATEWAY_TOKENS="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')" \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
-test: install services-check browser nginx lint check-deploy
+test: install partman services-check browser nginx lint check-deploy
 	DJANGO_SETTINGS_MODULE=console.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
-bench: install services-check
+bench: install partman services-check
 	@command -v wrk >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \

@@ -17,7 +17,15 @@ class Moderation(models.TextChoices):
 
 
 class UsageRecord(models.Model):
-    """One model request reported by the gateway. Never holds prompt or output content."""
+    """One model request reported by the gateway. Never holds prompt or output content.
+
+    On PostgreSQL the table is range-partitioned by `occurred_at`, one partition a day
+    (apikeys/usage/partitions.py). A partitioned table's primary key and unique
+    constraints must include the partition key, so the database's primary key is
+    (id, occurred_at) and a request is unique per (request_id, occurred_at). Django
+    still addresses rows by `id` alone: the identity sequence keeps ids unique, and no
+    model points at usage rows. SQLite keeps a plain table with the same constraints.
+    """
 
     id = models.BigAutoField(primary_key=True)
     # Plain foreign keys without ORM cascades matter for bulk deletion: the deletion and
@@ -28,7 +36,9 @@ class UsageRecord(models.Model):
     api_key = models.ForeignKey(
         ApiKey, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )
-    request_id = models.CharField(max_length=64, unique=True)
+    # The gateway's request id; with the time it identifies a request (a replay carries
+    # both), see the constraint below.
+    request_id = models.CharField(max_length=64)
     occurred_at = models.DateTimeField()
     model = models.CharField(max_length=64)
     input_tokens = models.PositiveIntegerField(default=0)
@@ -44,6 +54,11 @@ class UsageRecord(models.Model):
 
     class Meta:
         ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request_id", "occurred_at"], name="usage_request_unique"
+            )
+        ]
         indexes = [
             models.Index(fields=["workspace", "occurred_at"]),
             models.Index(fields=["api_key", "occurred_at"]),

@@ -178,7 +178,8 @@ def _insert_postgresql(candidates: dict, *, received_at: dt.datetime) -> list[st
     Column arrays instead of model instances: Django's per-instance, per-field
     preparation costs several times the database work for a batch of 1,000. RETURNING
     names the rows actually inserted, so the counts stay exact when the same batch is
-    replayed concurrently.
+    replayed concurrently. A request is unique per (request id, time): the table is
+    partitioned by time, and a replay carries the time it was first reported with.
     """
     ip_field = UsageRecord._meta.get_field("client_ip")
     columns: tuple[list, ...] = tuple([] for _ in _INSERT_FIELDS)
@@ -204,12 +205,13 @@ def _insert_postgresql(candidates: dict, *, received_at: dt.datetime) -> list[st
     names = ", ".join(qn(field.column) for field in fields)
     arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
     received = qn(meta.get_field("received_at").column)
+    request_column = qn(meta.get_field("request_id").column)
     # Identifiers and types come from model metadata; every value is a parameter.
     sql = (
         f"INSERT INTO {qn(meta.db_table)} ({names}, {received}) "  # noqa: S608
         f"SELECT *, %s FROM unnest({arrays}) "
-        f"ON CONFLICT ({qn(meta.get_field('request_id').column)}) DO NOTHING "
-        f"RETURNING {qn(meta.get_field('request_id').column)}"
+        f"ON CONFLICT ({request_column}, {qn(meta.get_field('occurred_at').column)}) DO NOTHING "
+        f"RETURNING {request_column}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [received_at, *columns])

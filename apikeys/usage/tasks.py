@@ -1,4 +1,4 @@
-"""Celery tasks for usage rollups. Thin: arguments in, one service call."""
+"""Celery tasks for usage rollups and partitions. Thin: arguments in, one service call."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import datetime as dt
 
 from celery import shared_task
 
+from apikeys.usage import partitions
 from apikeys.usage import services as usage
 
 
@@ -29,3 +30,14 @@ def usage_rollup_recent_task() -> int:
 def usage_rollup_days_task(days: list[str]) -> int:
     """Recompute the rollups of the given ISO days (late events reported for them)."""
     return usage.usage_rollup_days(days=[dt.date.fromisoformat(day) for day in days])
+
+
+@shared_task(
+    name="apikeys.usage_partitions_maintain",
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def usage_partitions_maintain_task() -> dict:
+    """Create the usage partitions due ahead; alert staff if the default one holds rows."""
+    return partitions.usage_partitions_maintain()

@@ -238,6 +238,8 @@ CELERY_BEAT_SCHEDULE = {
     # Yesterday as well as today: the gateway reports the last minutes of a day late.
     "usage-rollup-recent": {"task": "apikeys.usage_rollup_recent", "schedule": 300.0},
     "api-key-last-used-flush": {"task": "apikeys.last_used_flush", "schedule": 60.0},
+    # Usage partitions a week ahead (PostgreSQL); alerts when the default one fills.
+    "usage-partitions-maintain": {"task": "apikeys.usage_partitions_maintain", "schedule": 3600.0},
     "api-key-expiry-notices": {"task": "apikeys.expiry_notices_send", "schedule": 3600.0},
     "deletion-sweep": {"task": "privacy.deletion_sweep", "schedule": 60.0},
     "retention-daily": {"task": "privacy.retention_run", "schedule": 86400.0},
@@ -345,6 +347,8 @@ PRIVACY_REQUEST_UNCONFIRMED_GRACE_HOURS = env.int(
 PRIVACY_REQUEST_DUE_SOON_DAYS = env.int("PRIVACY_REQUEST_DUE_SOON_DAYS", default=5)
 # Who is alerted about due and overdue requests; empty means every active staff user.
 PRIVACY_STAFF_EMAILS = env.list("PRIVACY_STAFF_EMAILS", default=[])
+# Who hears that usage rows landed in the default partition; active superusers if empty.
+USAGE_PARTITION_ALERT_EMAILS = env.list("USAGE_PARTITION_ALERT_EMAILS", default=[])
 
 # Workspaces and invitations.
 INVITATION_TTL_DAYS = 7

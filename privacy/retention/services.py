@@ -115,8 +115,117 @@ def _purge_outbound_email(
     return _delete_in_batches(label, condition, stats)
 
 
+# The range of the workspace's usage retention (accounts.Workspace.usage_retention_days).
+USAGE_SHORTEST_DAYS = 30
+USAGE_LONGEST_DAYS = 90
+
+
 def _purge_usage(*, label: str, rule: RetentionRule, now: datetime, stats: BatchStats) -> int:
-    """Delete usage records past each workspace's own retention period (30 to 90 days).
+    """Delete usage records past each workspace's own retention period (30 to 90 days)."""
+    from apikeys.usage.partitions import usage_partitioned
+
+    if usage_partitioned():
+        return _purge_usage_partitioned(now=now, stats=stats)
+    return _purge_usage_by_id_ranges(now=now, stats=stats)
+
+
+def _purge_usage_partitioned(*, now: datetime, stats: BatchStats) -> int:
+    """Drop the day partitions past the longest period, then delete per workspace.
+
+    Past USAGE_LONGEST_DAYS every row has expired whatever its workspace: whole
+    partitions go, one `DROP TABLE` each. Between the shortest and the longest period,
+    where workspaces differ, the workspaces are taken in groups of one period and each
+    group's expired rows are deleted along the (workspace_id, occurred_at) index, in
+    time windows sized like the deletion job's (about RETENTION_BATCH_TARGET_MS each,
+    cancelled by RETENTION_STATEMENT_TIMEOUT_MS and retried smaller). Only expired rows
+    are visited; the time bounds let each statement touch one or two partitions.
+    """
+    from accounts.models import Workspace
+    from apikeys.usage.models import UsageRecord
+    from apikeys.usage.partitions import usage_partitions_drop_before
+
+    _, total, skipped = usage_partitions_drop_before(
+        before=now - timedelta(days=USAGE_LONGEST_DAYS), timed=stats.timed
+    )
+    stats.timeouts += skipped
+    oldest = UsageRecord.objects.order_by("occurred_at").values_list("occurred_at", flat=True)
+    since = oldest.first()
+    if since is None or since >= now - timedelta(days=USAGE_SHORTEST_DAYS):
+        return total
+    groups: dict[int, list] = {}
+    for workspace_id, days in Workspace.objects.order_by("pk").values_list(
+        "pk", "usage_retention_days"
+    ):
+        if since < now - timedelta(days=days):
+            groups.setdefault(days, []).append(workspace_id)
+    group_size = 1000
+    for days, workspace_ids in sorted(groups.items()):
+        for first in range(0, len(workspace_ids), group_size):
+            total += _delete_usage_group(
+                workspace_ids=workspace_ids[first : first + group_size],
+                since=since,
+                cutoff=now - timedelta(days=days),
+                stats=stats,
+            )
+    return total
+
+
+def _delete_usage_group(*, workspace_ids: list, since: datetime, cutoff: datetime, stats) -> int:
+    """Delete the rows of these workspaces in [since, cutoff), window by window."""
+    from apikeys.usage.models import UsageRecord
+
+    table = connection.ops.quote_name(UsageRecord._meta.db_table)
+    # The first row of each workspace (an ordered index probe that stops at the first
+    # partition holding one), then the earliest of those.
+    probe = (
+        "SELECT min(first.occurred_at) FROM unnest(%s::uuid[]) AS w(id) "  # noqa: S608
+        f"CROSS JOIN LATERAL (SELECT occurred_at FROM {table} WHERE workspace_id = w.id "
+        "AND occurred_at >= %s AND occurred_at < %s ORDER BY occurred_at LIMIT 1) AS first"
+    )
+    delete = (
+        f"DELETE FROM {table} WHERE workspace_id = ANY(%s) "  # noqa: S608
+        "AND occurred_at >= %s AND occurred_at < %s"
+    )
+    timeout_ms = int(getattr(settings, "RETENTION_STATEMENT_TIMEOUT_MS", 60))
+    target_ms = float(getattr(settings, "RETENTION_BATCH_TARGET_MS", 30))
+    max_rows = int(getattr(settings, "RETENTION_BATCH_MAX_IDS", 500_000))
+    span = timedelta(hours=1)
+    total = 0
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(probe, [workspace_ids, since, cutoff])
+            since = cursor.fetchone()[0]
+            if since is None:
+                return total
+            upper = min(since + span, cutoff)
+            started = time.perf_counter()
+            try:
+                with transaction.atomic():
+                    cursor.execute(
+                        f"SET LOCAL statement_timeout = {timeout_ms}; "
+                        "SET LOCAL synchronous_commit = off"
+                    )
+                    cursor.execute(delete, [workspace_ids, since, upper])
+                    count = cursor.rowcount
+                    cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+            except OperationalError as exc:
+                if not cancelled_by_timeout(exc):
+                    raise
+                stats.timed(started)
+                stats.timeouts += 1
+                span *= SHRINK_AFTER_TIMEOUT
+                continue
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            stats.timed(started)
+            total += count
+            since = upper
+            span *= batch_scale(
+                elapsed_ms=elapsed_ms, target_ms=target_ms, count=count, max_count=max_rows
+            )
+
+
+def _purge_usage_by_id_ranges(*, now: datetime, stats: BatchStats) -> int:
+    """Delete usage records past each workspace's period in a plain (unpartitioned) table.
 
     Walk the table in primary-key ranges from the oldest row: ids follow arrival, and
     arrival follows time (the gateway's late reports are refused), so each range is

@@ -19,6 +19,7 @@ TASK_NAMES = {
     "apikeys.expiry_notices_send",
     "apikeys.usage_rollup_recent",
     "apikeys.usage_rollup_days",
+    "apikeys.usage_partitions_maintain",
     "privacy.deletion_run",
     "privacy.deletion_sweep",
     "privacy.retention_run",
