@@ -133,79 +133,89 @@ def _purge_usage_partitioned(*, now: datetime, stats: BatchStats) -> int:
     """Drop the day partitions past the longest period, then delete per workspace.
 
     Past USAGE_LONGEST_DAYS every row has expired whatever its workspace: whole
-    partitions go, one `DROP TABLE` each. Between the shortest and the longest period,
-    where workspaces differ, the workspaces are taken in groups of one period and each
-    group's expired rows are deleted along the (workspace_id, occurred_at) index, in
-    time windows sized like the deletion job's (about RETENTION_BATCH_TARGET_MS each,
-    cancelled by RETENTION_STATEMENT_TIMEOUT_MS and retried smaller). Only expired rows
-    are visited; the time bounds let each statement touch one or two partitions.
+    partitions go, one `DROP TABLE` each. In the partitions between the shortest and
+    the longest period, where workspaces differ, each partition is visited once: the
+    rows of the workspaces whose period has passed are deleted along the partition's
+    (workspace_id, occurred_at) index, in batches of rows sized to take about
+    RETENTION_BATCH_TARGET_MS; RETENTION_STATEMENT_TIMEOUT_MS cancels a slower one,
+    which is retried smaller. Rows of workspaces still within their period are not
+    read.
     """
     from accounts.models import Workspace
     from apikeys.usage.models import UsageRecord
-    from apikeys.usage.partitions import usage_partitions_drop_before
+    from apikeys.usage.partitions import usage_partitions, usage_partitions_drop_before
 
     _, total, skipped = usage_partitions_drop_before(
         before=now - timedelta(days=USAGE_LONGEST_DAYS), timed=stats.timed
     )
     stats.timeouts += skipped
-    oldest = UsageRecord.objects.order_by("occurred_at").values_list("occurred_at", flat=True)
-    since = oldest.first()
-    if since is None or since >= now - timedelta(days=USAGE_SHORTEST_DAYS):
-        return total
-    groups: dict[int, list] = {}
+    youngest = now - timedelta(days=USAGE_SHORTEST_DAYS)
+    cutoffs: dict[datetime, list] = {}
     for workspace_id, days in Workspace.objects.order_by("pk").values_list(
         "pk", "usage_retention_days"
     ):
-        if since < now - timedelta(days=days):
-            groups.setdefault(days, []).append(workspace_id)
-    group_size = 1000
-    for days, workspace_ids in sorted(groups.items()):
-        for first in range(0, len(workspace_ids), group_size):
-            total += _delete_usage_group(
-                workspace_ids=workspace_ids[first : first + group_size],
-                since=since,
-                cutoff=now - timedelta(days=days),
+        cutoffs.setdefault(now - timedelta(days=days), []).append(workspace_id)
+    chunk = _batch_size()
+    for partition in usage_partitions():
+        if partition.start >= youngest:
+            break
+        # Workspaces whose period ended after this day lose all its rows: one bound.
+        passes = [
+            ([w for c, ids in cutoffs.items() if c >= partition.end for w in ids], partition.end)
+        ]
+        passes += [
+            (ids, cutoff)
+            for cutoff, ids in sorted(cutoffs.items())
+            if partition.start < cutoff < partition.end
+        ]
+        for workspace_ids, before in passes:
+            deleted, chunk = _delete_usage_chunks(
+                table=partition.name,
+                workspace_ids=workspace_ids,
+                before=before,
+                chunk=chunk,
                 stats=stats,
             )
+            total += deleted
+    # The default partition is empty unless maintenance stopped (it alerts then); what
+    # landed there still expires.
+    default = f"{UsageRecord._meta.db_table}_default"
+    for cutoff, workspace_ids in sorted(cutoffs.items()):
+        deleted, chunk = _delete_usage_chunks(
+            table=default, workspace_ids=workspace_ids, before=cutoff, chunk=chunk, stats=stats
+        )
+        total += deleted
     return total
 
 
-def _delete_usage_group(*, workspace_ids: list, since: datetime, cutoff: datetime, stats) -> int:
-    """Delete the rows of these workspaces in [since, cutoff), window by window."""
-    from apikeys.usage.models import UsageRecord
+def _delete_usage_chunks(*, table: str, workspace_ids: list, before, chunk: int, stats):
+    """Delete one partition's rows of these workspaces older than `before`, in batches.
 
-    table = connection.ops.quote_name(UsageRecord._meta.db_table)
-    # The first row of each workspace (an ordered index probe that stops at the first
-    # partition holding one), then the earliest of those.
-    probe = (
-        "SELECT min(first.occurred_at) FROM unnest(%s::uuid[]) AS w(id) "  # noqa: S608
-        f"CROSS JOIN LATERAL (SELECT occurred_at FROM {table} WHERE workspace_id = w.id "
-        "AND occurred_at >= %s AND occurred_at < %s ORDER BY occurred_at LIMIT 1) AS first"
-    )
-    delete = (
-        f"DELETE FROM {table} WHERE workspace_id = ANY(%s) "  # noqa: S608
-        "AND occurred_at >= %s AND occurred_at < %s"
+    `chunk` is the number of rows per batch; return (rows deleted, next batch size).
+    """
+    if not workspace_ids:
+        return 0, chunk
+    qn = connection.ops.quote_name(table)
+    # Row ids are unique within one partition, so a batch is a LIMIT on the index scan.
+    sql = (
+        f"DELETE FROM {qn} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {qn} "  # noqa: S608
+        "WHERE workspace_id = ANY(%s::uuid[]) AND occurred_at < %s LIMIT %s))"
     )
     timeout_ms = int(getattr(settings, "RETENTION_STATEMENT_TIMEOUT_MS", 60))
     target_ms = float(getattr(settings, "RETENTION_BATCH_TARGET_MS", 30))
     max_rows = int(getattr(settings, "RETENTION_BATCH_MAX_IDS", 500_000))
-    span = timedelta(hours=1)
     total = 0
     with connection.cursor() as cursor:
         while True:
-            cursor.execute(probe, [workspace_ids, since, cutoff])
-            since = cursor.fetchone()[0]
-            if since is None:
-                return total
-            upper = min(since + span, cutoff)
             started = time.perf_counter()
             try:
                 with transaction.atomic():
+                    # A single row always goes through, so the walk always advances.
                     cursor.execute(
-                        f"SET LOCAL statement_timeout = {timeout_ms}; "
+                        f"SET LOCAL statement_timeout = {timeout_ms if chunk > 1 else 0}; "
                         "SET LOCAL synchronous_commit = off"
                     )
-                    cursor.execute(delete, [workspace_ids, since, upper])
+                    cursor.execute(sql, [workspace_ids, before, chunk])
                     count = cursor.rowcount
                     cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
             except OperationalError as exc:
@@ -213,15 +223,15 @@ def _delete_usage_group(*, workspace_ids: list, since: datetime, cutoff: datetim
                     raise
                 stats.timed(started)
                 stats.timeouts += 1
-                span *= SHRINK_AFTER_TIMEOUT
+                chunk = max(1, int(chunk * SHRINK_AFTER_TIMEOUT))
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000
             stats.timed(started)
             total += count
-            since = upper
-            span *= batch_scale(
-                elapsed_ms=elapsed_ms, target_ms=target_ms, count=count, max_count=max_rows
-            )
+            if count < chunk:
+                return total, chunk
+            scale = batch_scale(elapsed_ms=elapsed_ms, target_ms=target_ms)
+            chunk = max(1, min(max_rows, int(chunk * scale)))
 
 
 def _purge_usage_by_id_ranges(*, now: datetime, stats: BatchStats) -> int:
