@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "accounts",
     "apikeys",
     "privacy",
+    "support",
 ]
 
 MIDDLEWARE = [
@@ -229,6 +230,7 @@ CELERY_IMPORTS = [
     "privacy.exports.tasks",
     "privacy.requests.tasks",
     "privacy.retention.tasks",
+    "support.tasks",
 ]
 CELERY_BEAT_SCHEDULE = {
     # The outbox row is the truth: send again what a lost message or dead worker left.
@@ -261,6 +263,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy.tasks_requests.alert_staff_about_deadlines",
         "schedule": 3600.0,
     },
+    # Before and after a support request misses its first-response or resolution target.
+    "support-target-reminders": {"task": "support.remind_staff_about_targets", "schedule": 900.0},
 }
 
 # JSON bodies nest at most this deep (accounts/jsonbody.py); ours need a handful of levels.
@@ -345,6 +349,26 @@ PRIVACY_REQUEST_UNCONFIRMED_GRACE_HOURS = env.int(
 PRIVACY_REQUEST_DUE_SOON_DAYS = env.int("PRIVACY_REQUEST_DUE_SOON_DAYS", default=5)
 # Who is alerted about due and overdue requests; empty means every active staff user.
 PRIVACY_STAFF_EMAILS = env.list("PRIVACY_STAFF_EMAILS", default=[])
+
+# Support desk (support/). Requests are kept this long after they are closed (the policy
+# says support communications are kept two to three years), then purged with their files.
+SUPPORT_RETENTION_DAYS = env.int("SUPPORT_RETENTION_DAYS", default=3 * 365)
+SUPPORT_ATTACHMENT_MAX_FILES = env.int("SUPPORT_ATTACHMENT_MAX_FILES", default=3)
+SUPPORT_ATTACHMENT_MAX_BYTES = env.int("SUPPORT_ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
+SUPPORT_PUBLIC_CONFIRMATION_HOURS = env.int("SUPPORT_PUBLIC_CONFIRMATION_HOURS", default=24)
+# Staff are reminded this many hours before a target is missed, and again once it is.
+SUPPORT_REMIND_BEFORE_HOURS = env.int("SUPPORT_REMIND_BEFORE_HOURS", default=2)
+SUPPORT_STAFF_EMAILS = env.list("SUPPORT_STAFF_EMAILS", default=[])
+# First-response and resolution targets per category, in hours.
+SUPPORT_TARGETS = {
+    "default": {"first_response_hours": 24, "resolution_hours": 120},
+    "account": {"first_response_hours": 8, "resolution_hours": 48},
+    "api_keys": {"first_response_hours": 8, "resolution_hours": 72},
+    "billing": {"first_response_hours": 24, "resolution_hours": 120},
+    "privacy": {"first_response_hours": 24, "resolution_hours": 240},
+    "abuse": {"first_response_hours": 4, "resolution_hours": 48},
+    "other": {"first_response_hours": 48, "resolution_hours": 168},
+}
 
 # Workspaces and invitations.
 INVITATION_TTL_DAYS = 7

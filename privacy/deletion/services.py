@@ -827,6 +827,12 @@ KEPT = [
 ]
 
 
+def deletion_register_kept(what: str, why: str) -> None:
+    """Name data a feature above this one keeps after an account deletion (at app ready)."""
+    if all(existing != what for existing, _ in KEPT):
+        KEPT.insert(-1, (what, why))
+
+
 def _receipt(deletion: DeletionRequest, now: datetime) -> dict:
     return {
         "deletion_id": deletion.pk,

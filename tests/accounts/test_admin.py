@@ -106,6 +106,11 @@ def test_support_group_has_view_rights_and_limited_change_rights():
         "view_invitation",
         "change_invitation",
         "view_auditevent",
+        # The support queue (support/migrations/0002_support_group_permissions.py).
+        "view_supportrequest",
+        "change_supportrequest",
+        "view_supportmessage",
+        "view_supportattachment",
     }
 
 

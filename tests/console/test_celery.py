@@ -29,6 +29,7 @@ TASK_NAMES = {
     "privacy.tasks_export.expire_exports",
     "privacy.tasks_export.sweep_orphan_files",
     "privacy.tasks_requests.alert_staff_about_deadlines",
+    "support.remind_staff_about_targets",
 }
 
 
@@ -49,7 +50,7 @@ def test_every_task_module_is_imported_by_workers():
     root = Path(settings.BASE_DIR)
     modules = {
         ".".join(path.relative_to(root).with_suffix("").parts)
-        for app_name in ("accounts", "apikeys", "privacy")
+        for app_name in ("accounts", "apikeys", "privacy", "support")
         for path in (root / app_name).rglob("tasks.py")
     }
     imported = set(settings.CELERY_IMPORTS) | {"accounts.tasks", "apikeys.tasks", "privacy.tasks"}
