@@ -140,6 +140,7 @@ class SupportRequestAdmin(admin.ModelAdmin):
         "waiting_since",
         "response_due_at",
     )
+    list_display_links = ("received_at", "subject_line")
     list_filter = ("status", "category", AgeFilter, AssignedFilter, TargetFilter)
     search_fields = ("id",)
     ordering = ("received_at",)
