@@ -446,6 +446,22 @@ def support_request_set_status(
     return request
 
 
+def _account_of_address(email: str) -> User | None:
+    """The account whose verified address a public request came from, if exactly one."""
+    from allauth.account.models import EmailAddress
+
+    if not email:
+        return None
+    owners = list(
+        EmailAddress.objects.filter(email__iexact=email, verified=True).values_list(
+            "user_id", flat=True
+        )[:2]
+    )
+    if len(owners) != 1:
+        return None
+    return User.objects.filter(pk=owners[0]).first()
+
+
 def support_account_summary(*, request: SupportRequest, actor: User) -> dict | None:
     """The requester's account at a glance, for staff, without secrets.
 
@@ -453,9 +469,9 @@ def support_account_summary(*, request: SupportRequest, actor: User) -> dict | N
     """
     from accounts.models import AuditEvent, Membership
 
-    if request.user_id is None:
+    user = request.user if request.user_id else _account_of_address(request.email)
+    if user is None:
         return None
-    user = request.user
     memberships = list(
         Membership.objects.filter(user=user, workspace__deleted_at__isnull=True)
         .select_related("workspace")
@@ -489,6 +505,8 @@ def support_account_summary(*, request: SupportRequest, actor: User) -> dict | N
         metadata={"reason": "support_request"},
     )
     return {
+        # A public request is not linked to the account: staff check the identity first.
+        "linked": request.user_id is not None,
         "user": {
             "email": user.email,
             "name": user.name,

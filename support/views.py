@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.errors import DomainError, NotFound
+from accounts.errors import DomainError, NotFound, form_add_domain_errors
 from accounts.ratelimit import hit, rate_limited
 from support import files
 from support.forms import PublicSupportForm, ReplyForm, SupportRequestForm
@@ -29,13 +29,6 @@ from support.services import (
     support_request_reply,
     support_request_submit_public,
 )
-
-
-def _add_errors(form, exc: DomainError) -> None:
-    for field, errors in exc.fields.items():
-        form.add_error(field if field in form.fields else None, errors)
-    if not exc.fields:
-        form.add_error(None, exc.message)
 
 
 def _own(request, request_id) -> SupportRequest:
@@ -70,7 +63,7 @@ def support_create(request):
                 attachments=data["attachments"],
             )
         except DomainError as exc:
-            _add_errors(form, exc)
+            form_add_domain_errors(form, exc)
         else:
             messages.success(request, "Your request reached our support team.")
             return redirect("support_detail", support_request_id=created.pk)
@@ -104,7 +97,7 @@ def support_reply(request, support_request_id):
                 attachments=form.cleaned_data["attachments"],
             )
         except DomainError as exc:
-            _add_errors(form, exc)
+            form_add_domain_errors(form, exc)
         else:
             messages.success(request, "Your reply was sent.")
             return redirect("support_detail", support_request_id=support_request.pk)
@@ -166,7 +159,7 @@ def public_create(request):
         try:
             support_request_submit_public(**form.cleaned_data)
         except DomainError as exc:
-            _add_errors(form, exc)
+            form_add_domain_errors(form, exc)
         else:
             return render(request, "support/public_sent.html")
     return render(request, "support/public_form.html", {"form": form})

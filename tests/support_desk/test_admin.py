@@ -134,3 +134,20 @@ def test_unconfirmed_public_requests_are_not_in_the_queue(desk):
     url = reverse("admin:support_supportrequest_change", args=[request.pk])
     assert desk.get(url).status_code in (302, 404)
     assert SupportRequest.objects.get().status == Status.UNCONFIRMED
+
+
+def test_a_public_request_shows_the_account_of_its_verified_address_unlinked(desk, agent):
+    from support.services import support_request_confirm, support_request_submit_public
+
+    owner = UserFactory(email="owner@example.com")
+    WorkspaceFactory(owner=owner, name="Owner WS")
+    _, token = support_request_submit_public(
+        email="OWNER@example.com", name="", reason="lost_mfa", subject="Lost phone", message="m"
+    )
+    request = support_request_confirm(token=token)
+    html = desk.get(reverse("admin:support_supportrequest_change", args=[request.pk])).content
+    assert b"Owner WS" in html and b"identity is not checked yet" in html
+    request.refresh_from_db()
+    assert request.user_id is None
+    seen = audit_events_for_user(user=owner).filter(action=SupportAction.ACCOUNT_VIEWED)
+    assert seen.count() == 1
