@@ -382,9 +382,7 @@ def support_staff_reply(
         template="support/email/staff_reply",
         context={
             "support_request": request,
-            "request_url": request_url(request)
-            if request.user_id
-            else f"{settings.SITE_URL}/accounts/login/",
+            "request_url": request_url(request),
             "body": body,
         },
     )

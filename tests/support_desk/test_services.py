@@ -299,3 +299,18 @@ def test_targets_reminders_and_figures(user, staff, settings, django_capture_on_
     assert figures["median_first_response_hours"] == pytest.approx(10, abs=0.1)
     assert figures["open_by_age"]["under 1 day"] == 2
     assert figures["waiting_on_staff"] == 1 and figures["over_target"] == 1
+
+
+def test_a_reply_to_someone_without_an_account_says_how_to_answer(
+    staff, django_capture_on_commit_callbacks
+):
+    _, token = support_request_submit_public(
+        email="out@example.com", name="", reason="locked_out", subject="Locked", message="m"
+    )
+    request = support_request_confirm(token=token)
+    with django_capture_on_commit_callbacks(execute=True):
+        support_staff_reply(request=request, actor=staff, message="Which key prefix?")
+    body = mail.outbox[-1].body
+    assert mail.outbox[-1].to == ["out@example.com"]
+    assert "/support/public/" in body and str(request.pk) in body
+    assert f"/support/{request.pk}/" not in body
