@@ -600,7 +600,13 @@ def support_requests_remind_staff(*, now: datetime | None = None) -> dict[str, i
     counts = {"response_due_soon": 0, "response_overdue": 0}
     counts.update(resolution_due_soon=0, resolution_overdue=0)
     recipients = _staff_recipients()
-    for request in SupportRequest.objects.active().order_by("received_at")[:1000]:
+    pending = SupportRequest.objects.active().filter(
+        Q(response_due_soon_sent_at__isnull=True, first_response_at__isnull=True)
+        | Q(response_overdue_sent_at__isnull=True, first_response_at__isnull=True)
+        | Q(resolution_due_soon_sent_at__isnull=True)
+        | Q(resolution_overdue_sent_at__isnull=True)
+    )
+    for request in pending.order_by("received_at")[:1000]:
         for kind, due in (
             ("response", response_due(request)),
             ("resolution", _due(request, "resolution")),

@@ -314,3 +314,31 @@ def test_a_reply_to_someone_without_an_account_says_how_to_answer(
     assert mail.outbox[-1].to == ["out@example.com"]
     assert "/support/public/" in body and str(request.pk) in body
     assert f"/support/{request.pk}/" not in body
+
+
+def test_an_abuse_report_about_someone_elses_key_never_reaches_the_reported_party(staff):
+    reported = UserFactory()
+    their_workspace = WorkspaceFactory(owner=reported, name="Reported")
+    their_key, _ = api_key_create(
+        workspace=their_workspace,
+        actor=reported,
+        name="leaky",
+        environment="production",
+        scopes=["inference"],
+    )
+    before = AuditEvent.objects.filter(workspace_id=their_workspace.pk).count()
+    reporter = UserFactory()
+    report = support_request_create(
+        user=reporter,
+        subject="A key of yours is on a public page",
+        category="abuse",
+        message=f"Key {their_key.public_id} is pasted in a public repository.",
+    )
+    support_account_summary(request=report, actor=staff)
+    support_note_add(request=report, actor=staff, text="Revoking through the leak flow.")
+    support_staff_reply(request=report, actor=staff, message="Thank you, handled.")
+    assert AuditEvent.objects.filter(workspace_id=their_workspace.pk).count() == before
+    from accounts.selectors import audit_events_for_user
+
+    assert not audit_events_for_user(user=reported).filter(action__startswith="support").exists()
+    assert not SupportRequest.objects.for_user(reported).exists()
