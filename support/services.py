@@ -149,23 +149,27 @@ def _resolve_context(*, user: User, workspace_id, api_key_id):
                 "Choose one of your workspaces.", fields={"workspace": ["Not one of yours."]}
             ) from exc
     if api_key_id:
-        if workspace is None:
-            raise DomainError(
-                "Choose the key's workspace first.", fields={"api_key": ["Choose a workspace."]}
-            )
-        try:
-            workspace_get_for_user(user=user, workspace_id=workspace.pk, permission=Perm.KEYS_VIEW)
-        except NotFound as exc:
-            raise DomainError(
-                "You cannot see this workspace's keys.", fields={"api_key": ["Not one of yours."]}
-            ) from exc
+        # Any key of a workspace whose keys the person may see; the key names its
+        # workspace when none was chosen, and must belong to the one that was.
         api_key = (
-            ApiKey.objects.visible().filter(workspace=workspace, public_id=str(api_key_id)).first()
+            ApiKey.objects.visible()
+            .filter(public_id=str(api_key_id)[:24], workspace__deleted_at__isnull=True)
+            .select_related("workspace")
+            .first()
         )
-        if api_key is None:
-            raise DomainError(
-                "Choose one of the workspace's keys.", fields={"api_key": ["Not one of yours."]}
-            )
+        visible = api_key is not None and (
+            workspace is None or api_key.workspace_id == workspace.pk
+        )
+        if visible:
+            try:
+                workspace_get_for_user(
+                    user=user, workspace_id=api_key.workspace_id, permission=Perm.KEYS_VIEW
+                )
+            except NotFound:
+                visible = False
+        if not visible:
+            raise DomainError("Choose one of your keys.", fields={"api_key": ["Not one of yours."]})
+        workspace = workspace or api_key.workspace
     return workspace, api_key
 
 

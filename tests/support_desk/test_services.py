@@ -127,11 +127,14 @@ def test_workspace_and_key_must_be_the_requesters_own(user):
         {"workspace_id": theirs.pk},
         {"workspace_id": mine.pk, "api_key_id": their_key.public_id},
         {"workspace_id": theirs.pk, "api_key_id": their_key.public_id},
-        {"api_key_id": key.public_id},
+        {"api_key_id": their_key.public_id},
+        {"api_key_id": "no-such-key"},
     ):
         with pytest.raises(DomainError):
             _open(user, **kwargs)
     assert SupportRequest.objects.count() == 1
+    # A key alone names its workspace.
+    assert _open(user, api_key_id=key.public_id).workspace == mine
 
 
 def test_a_viewer_cannot_name_a_key_but_can_name_the_workspace(user):
