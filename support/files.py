@@ -115,9 +115,10 @@ def uploads_check(files) -> list[Upload]:
     return accepted
 
 
-def folder() -> Path:
+def folder(*, create: bool = True) -> Path:
     path = Path(settings.MEDIA_ROOT) / "support"
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -694,7 +694,10 @@ def support_files_sweep_orphans(*, now=None, min_age: timedelta = timedelta(hour
     """Delete attachment files no row owns (a rolled-back upload), once they are old."""
     now = now or timezone.now()
     removed = 0
-    for path in files.folder().iterdir():
+    folder = files.folder(create=False)
+    if not folder.is_dir():
+        return 0
+    for path in folder.iterdir():
         stem = path.name.split(".", 1)[0]
         modified = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.get_current_timezone())
         if now - modified < min_age:
