@@ -151,3 +151,20 @@ def test_a_public_request_shows_the_account_of_its_verified_address_unlinked(des
     assert request.user_id is None
     seen = audit_events_for_user(user=owner).filter(action=SupportAction.ACCOUNT_VIEWED)
     assert seen.count() == 1
+
+
+def test_a_staff_reply_can_carry_a_file_the_requester_then_downloads(desk):
+    from django.test import Client
+
+    from .conftest import text_file
+
+    customer = UserFactory()
+    request = _open(customer)
+    url = reverse("admin:support_supportrequest_act", args=[request.pk, "reply"])
+    desk.post(url, {"message": "Steps attached.", "attachments": [text_file("steps.txt")]})
+    attachment = request.attachments.get()
+    assert attachment.message.from_staff and attachment.file_name == "steps.txt"
+    browser = Client()
+    browser.force_login(customer)
+    download = browser.get(reverse("support_attachment", args=[request.pk, attachment.pk]))
+    assert download.status_code == 200 and download.content == b"error 42 at 12:00\n"
