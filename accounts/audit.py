@@ -65,6 +65,7 @@ class Action:
     PROFILE_UPDATED = "account.profile_updated"
     PREFERENCES_UPDATED = "account.preferences_updated"
     SESSION_ENDED = "account.session_ended"
+    SESSIONS_ENDED_BY_STAFF = "account.sessions_ended_by_staff"
     USER_DEACTIVATED = "account.deactivated"
     USER_REACTIVATED = "account.reactivated"
     WORKSPACE_CREATED = "workspace.created"

@@ -72,6 +72,13 @@ def user_preferences_update(*, user: User, marketing_emails: bool) -> User:
     return user
 
 
+def _require_may_act_on_account(*, user: User, actor: User) -> None:
+    # Staff act on customers; the account of a staff member or superuser is a
+    # superuser's to change.
+    if (user.is_staff or user.is_superuser) and not actor.is_superuser:
+        raise Forbidden("Only a superuser may change the account of a staff member.")
+
+
 @transaction.atomic
 def user_set_active(*, user: User, is_active: bool, actor: User) -> User:
     """Deactivate (or reactivate) an account; deactivation ends its sessions.
@@ -79,8 +86,7 @@ def user_set_active(*, user: User, is_active: bool, actor: User) -> User:
     Support staff act on customers only: the account of another staff member or of a
     superuser is changed by a superuser.
     """
-    if (user.is_staff or user.is_superuser) and not actor.is_superuser:
-        raise Forbidden("Only a superuser may change the account of a staff member.")
+    _require_may_act_on_account(user=user, actor=actor)
     if user.is_active == is_active:
         return user
     user.is_active = is_active
@@ -119,6 +125,32 @@ def user_sessions_end(*, user: User, sessions) -> int:
             target_id=str(session_id),
         )
         ended += 1
+    return ended
+
+
+@transaction.atomic
+def user_sessions_end_by_staff(*, user: User, actor: User) -> int:
+    """End every session of a customer's account on behalf of staff; return how many.
+
+    The account stays active: this signs every browser out, for instance after a
+    report that the account was taken over. One audit event records the count.
+    """
+    if not (actor.is_active and actor.is_staff):
+        raise Forbidden("Only active staff may end the sessions of another account.")
+    _require_may_act_on_account(user=user, actor=actor)
+    from allauth.usersessions.models import UserSession
+
+    ended = 0
+    for session in UserSession.objects.filter(user=user):
+        session.end()
+        ended += 1
+    audit_record(
+        action=Action.SESSIONS_ENDED_BY_STAFF,
+        actor=actor,
+        subject_user=user,
+        target=user,
+        metadata={"sessions": ended, "by_staff": True},
+    )
     return ended
 
 
