@@ -20,17 +20,22 @@ import uuid
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Exists, OuterRef
+from django.template.response import TemplateResponse
 
 from accounts.errors import DomainError
 from accounts.models import AuditEvent, Invitation, Membership, OutboundEmail, User, Workspace
 from accounts.services import (
+    STAFF_ROLES,
     invitation_revoke_by_staff,
     user_sessions_end_by_staff,
     user_set_active,
+    user_staff_roles_set,
 )
 
 
@@ -62,6 +67,14 @@ class ServiceOnlyAdmin(admin.ModelAdmin):
         return obj is None and super().has_change_permission(request)
 
 
+class StaffRolesForm(forms.Form):
+    roles = forms.MultipleChoiceField(
+        choices=[(role, role) for role in STAFF_ROLES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+
 @admin.register(User)
 class UserAdmin(ServiceOnlyAdmin):
     list_display = ("email", "name", "is_active", "is_staff", "date_joined", "mfa_enabled")
@@ -84,7 +97,7 @@ class UserAdmin(ServiceOnlyAdmin):
         "marketing_emails",
     )
     exclude = ("password", "user_permissions")
-    actions = ("deactivate_users", "reactivate_users", "end_sessions")
+    actions = ("deactivate_users", "reactivate_users", "end_sessions", "set_staff_roles")
 
     def get_queryset(self, request):
         totp = Authenticator.objects.filter(user_id=OuterRef("pk"), type=Authenticator.Type.TOTP)
@@ -119,6 +132,36 @@ class UserAdmin(ServiceOnlyAdmin):
 
     def has_end_sessions_permission(self, request) -> bool:
         return request.user.has_perm("accounts.end_sessions")
+
+    @admin.action(description="Set staff roles of selected accounts", permissions=["staff_roles"])
+    def set_staff_roles(self, request, queryset):
+        form = StaffRolesForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            changed = 0
+            for user in queryset:
+                try:
+                    user_staff_roles_set(
+                        user=user, roles=form.cleaned_data["roles"], actor=request.user
+                    )
+                except DomainError as exc:
+                    self.message_user(request, f"{user.email}: {exc}", messages.ERROR)
+                    continue
+                changed += 1
+            self.message_user(request, f"Roles set on {changed} account(s).", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Set staff roles",
+            "users": queryset,
+            "form": form,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/accounts/user/staff_roles.html", context)
+
+    def has_staff_roles_permission(self, request) -> bool:
+        # Configuration: a role's permissions are what its members may do.
+        return request.user.is_active and request.user.is_superuser
 
     def _set_active(self, request, queryset, *, is_active: bool) -> None:
         changed = 0

@@ -68,6 +68,7 @@ class Action:
     SESSIONS_ENDED_BY_STAFF = "account.sessions_ended_by_staff"
     USER_DEACTIVATED = "account.deactivated"
     USER_REACTIVATED = "account.reactivated"
+    STAFF_ROLES_CHANGED = "account.staff_roles_changed"
     WORKSPACE_CREATED = "workspace.created"
     WORKSPACE_RENAMED = "workspace.renamed"
     WORKSPACE_SETTINGS_UPDATED = "workspace.settings_updated"

@@ -8,6 +8,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -126,6 +127,46 @@ def user_sessions_end(*, user: User, sessions) -> int:
         )
         ended += 1
     return ended
+
+
+# The staff roles, seeded as groups by migration; docs/security.md says what each may do.
+STAFF_ROLES = ("Support", "Privacy", "Security")
+
+
+@transaction.atomic
+def user_staff_roles_set(*, user: User, roles, actor: User) -> User:
+    """Give `user` exactly `roles` among the staff roles; staff status follows them.
+
+    Only a superuser assigns roles: a role's permissions are what its members may do.
+    Groups that are not staff roles are left as they are.
+    """
+    if not (actor.is_active and actor.is_superuser):
+        raise Forbidden("Only a superuser may assign staff roles.")
+    roles = sorted(set(roles))
+    unknown = [role for role in roles if role not in STAFF_ROLES]
+    if unknown:
+        raise DomainError(
+            f"Unknown staff role: {', '.join(unknown)}.", fields={"roles": ["Unknown role."]}
+        )
+    if user.is_superuser:
+        raise Conflict("A superuser holds every permission; roles would change nothing.")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    before = sorted(user.groups.filter(name__in=STAFF_ROLES).values_list("name", flat=True))
+    if before == roles and user.is_staff == bool(roles):
+        return user
+    groups = Group.objects.filter(name__in=STAFF_ROLES)
+    user.groups.remove(*[g for g in groups if g.name not in roles])
+    user.groups.add(*[g for g in groups if g.name in roles])
+    user.is_staff = bool(roles)
+    user.save(update_fields=["is_staff"])
+    audit_record(
+        action=Action.STAFF_ROLES_CHANGED,
+        actor=actor,
+        subject_user=user,
+        target=user,
+        metadata={"before": before, "after": roles},
+    )
+    return user
 
 
 @transaction.atomic

@@ -38,6 +38,7 @@ ACTION_LABELS = {
     Action.SESSIONS_ENDED_BY_STAFF: "All sessions signed out by our security team",
     Action.USER_DEACTIVATED: "Account deactivated",
     Action.USER_REACTIVATED: "Account reactivated",
+    Action.STAFF_ROLES_CHANGED: "Staff roles changed",
 }
 
 # Events shown with a warning badge: worth a second look if it was not you.
