@@ -140,6 +140,17 @@ def test_leaked_report_of_a_wrong_secret_changes_nothing(make_key, workspace):
     assert verify(full).valid
 
 
+def test_a_leak_report_filed_by_staff_names_them_and_returns_the_revoked_key(make_key):
+    api_key, full = make_key()
+    staff = UserFactory(is_staff=True)
+    revoked = api_key_report_leaked(key=full, source="mail to security", actor=staff)
+    assert revoked.pk == api_key.pk and revoked.revoked_reason == "leaked"
+    event = AuditEvent.objects.get(action=Action.API_KEY_LEAK_REPORTED)
+    assert event.actor_id == staff.pk and event.metadata["by_staff"] is True
+    assert api_key_report_leaked(key=full, source="again", actor=staff) is None
+    assert api_key_report_leaked(key="garbage", actor=staff) is None
+
+
 def test_expiry_notices_go_out_once_at_seven_days_and_at_one_day(make_key, user):
     now = timezone.now()
     make_key(expires_at=now + timedelta(days=6, hours=12))
