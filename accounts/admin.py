@@ -355,8 +355,19 @@ def _reregister(model, admin_class) -> None:
 
 
 class GroupAdmin(SuperuserOnlyAdmin, DjangoGroupAdmin):
-    """Staff roles: a group's permissions are what its members may do, so a staff member
-    who could change groups could grant themselves anything."""
+    """Staff roles, shown to superusers only. A group's permissions are what its members
+    may do, so a staff member who could change groups could grant themselves anything;
+    and the roles are defined by migrations, reviewed like code, so nobody edits them
+    here, where the change would leave no audit event."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class EmailAddressAdmin(ReadOnlyAdmin):

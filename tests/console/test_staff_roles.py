@@ -101,7 +101,6 @@ SHARED_PAGES = {
 # Configuration: superusers only, whatever role.
 SUPERUSER_PAGES = [
     "admin:auth_group_changelist",
-    "admin:auth_group_add",
     "admin:django_celery_beat_periodictask_changelist",
     "admin:django_celery_beat_crontabschedule_changelist",
     "admin:django_celery_beat_intervalschedule_changelist",
@@ -112,6 +111,7 @@ SUPERUSER_PAGES = [
 # Pages that would add or change rows past the product's flows: nobody, superusers
 # included.
 NOBODY_PAGES = [
+    "admin:auth_group_add",
     "admin:accounts_user_add",
     "admin:accounts_workspace_add",
     "admin:accounts_auditevent_add",
@@ -225,6 +225,20 @@ def test_superuser_reaches_configuration_but_not_the_pages_that_bypass_the_produ
         assert client.get(reverse(page)).status_code == 200, page
     for page in NOBODY_PAGES:
         assert client.get(reverse(page)).status_code == 403, page
+
+
+def test_roles_are_read_only_in_the_admin_even_for_superusers():
+    client = admin_client_with_mfa(UserFactory(is_staff=True, is_superuser=True))
+    support = Group.objects.get(name="Support")
+    change = reverse("admin:auth_group_change", args=[support.pk])
+    page = client.get(change)
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    before = set(support.permissions.values_list("pk", flat=True))
+    everything = list(Permission.objects.values_list("pk", flat=True))
+    assert client.post(change, {"name": "Support", "permissions": everything}).status_code == 403
+    delete = reverse("admin:auth_group_delete", args=[support.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert set(support.permissions.values_list("pk", flat=True)) == before
 
 
 def test_staff_given_group_permissions_directly_still_cannot_edit_roles():
