@@ -328,25 +328,6 @@ class OutboundEmailAdmin(ReadOnlyAdmin):
     ordering = ("-id",)
 
 
-class SuperuserOnlyAdmin(admin.ModelAdmin):
-    """Configuration: superusers only, whatever permissions a group was given."""
-
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_add_permission(self, request, obj=None):
-        return self.has_view_permission(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self.has_view_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return self.has_view_permission(request)
-
-
 def _reregister(model, admin_class) -> None:
     if admin.site.is_registered(model):
         admin.site.unregister(model)
@@ -354,20 +335,17 @@ def _reregister(model, admin_class) -> None:
         admin.site.register(model, admin_class)
 
 
-class GroupAdmin(SuperuserOnlyAdmin, DjangoGroupAdmin):
-    """Staff roles, shown to superusers only. A group's permissions are what its members
-    may do, so a staff member who could change groups could grant themselves anything;
-    and the roles are defined by migrations, reviewed like code, so nobody edits them
-    here, where the change would leave no audit event."""
+class GroupAdmin(ReadOnlyAdmin, DjangoGroupAdmin):
+    """Staff roles, shown to superusers only and to them read-only. A group's permissions
+    are what its members may do, so a staff member who could change groups could grant
+    themselves anything; the roles are defined by migrations, reviewed like code, so
+    nobody edits them here, where the change would leave no audit event."""
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
 
 
 class EmailAddressAdmin(ReadOnlyAdmin):
