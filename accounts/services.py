@@ -176,8 +176,8 @@ def user_sessions_end_by_staff(*, user: User, actor: User) -> int:
     The account stays active: this signs every browser out, for instance after a
     report that the account was taken over. One audit event records the count.
     """
-    if not (actor.is_active and actor.is_staff):
-        raise Forbidden("Only active staff may end the sessions of another account.")
+    if not (actor.is_active and actor.is_staff and actor.has_perm("accounts.end_sessions")):
+        raise Forbidden("Only staff in the Security role may end the sessions of an account.")
     _require_may_act_on_account(user=user, actor=actor)
     from allauth.usersessions.models import UserSession
 

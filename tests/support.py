@@ -36,6 +36,37 @@ def admin_client_with_mfa(user) -> Client:
     return client
 
 
+def staff_role(name: str):
+    """The staff role's group with the permissions its migration grants; seeded again
+    when a transactional test's flush emptied the table (permissions come back on
+    their own after a flush, groups do not)."""
+    from importlib import import_module
+
+    from django.contrib.auth.models import Group, Permission
+
+    roles = import_module("privacy.migrations.0010_staff_roles").ROLES
+    group, created = Group.objects.get_or_create(name=name)
+    if created:
+        group.permissions.add(
+            *(
+                Permission.objects.get(
+                    content_type__app_label=app_label, content_type__model=model, codename=code
+                )
+                for app_label, model, code in roles[name]
+            )
+        )
+    return group
+
+
+def staff_member(*roles: str, **fields):
+    """A staff account in `roles`, created through the factory."""
+    from tests.factories import UserFactory
+
+    member = UserFactory(is_staff=True, **fields)
+    member.groups.add(*(staff_role(role) for role in roles))
+    return member
+
+
 def api_client_signed_in(user, *, reauthenticated_seconds_ago: float | None = 0):
     """A REST client with a session; its password was confirmed again (allauth's
     re-authentication) `reauthenticated_seconds_ago`, or never when None."""

@@ -67,7 +67,9 @@ def api_key_can_manage(*, api_key: ApiKey, role: str | None, user_id) -> bool:
 
 def _require_manage(api_key: ApiKey, actor: User, *, by_staff: bool = False) -> None:
     if by_staff:
-        if not getattr(actor, "is_staff", False):
+        # Staff revoke through the admin; the role that may is the one holding the
+        # change permission (Security), checked here too so no other path skips it.
+        if not (getattr(actor, "is_staff", False) and actor.has_perm("apikeys.change_apikey")):
             raise NotFound()
         return
     membership = _membership(api_key.workspace_id, actor)

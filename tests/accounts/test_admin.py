@@ -1,6 +1,5 @@
 import pytest
 from allauth.usersessions.models import UserSession
-from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
@@ -9,7 +8,7 @@ from accounts.audit import Action, audit_record
 from accounts.models import AuditEvent, Invitation
 from accounts.services import invitation_create, workspace_delete
 from tests.factories import DEFAULT_PASSWORD, UserFactory, WorkspaceFactory
-from tests.support import admin_client_with_mfa, totp_code, with_totp
+from tests.support import admin_client_with_mfa, staff_member, totp_code, with_totp
 
 pytestmark = pytest.mark.django_db
 
@@ -23,16 +22,12 @@ def staff(db):
 
 @pytest.fixture
 def support(db):
-    member = UserFactory(is_staff=True)
-    member.groups.add(Group.objects.get(name="Support"))
-    return member
+    return staff_member("Support")
 
 
 @pytest.fixture
 def security(db):
-    member = UserFactory(is_staff=True)
-    member.groups.add(Group.objects.get(name="Security"))
-    return member
+    return staff_member("Security")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from allauth.account.models import EmailAddress
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
@@ -12,6 +13,7 @@ from accounts.errors import Conflict, DomainError, Forbidden, NotFound
 from accounts.models import AuditEvent, Invitation, Membership, User
 from accounts.permissions import Role
 from accounts.services import (
+    STAFF_ROLES,
     invitation_accept,
     invitation_accept_for_user,
     invitation_create,
@@ -33,6 +35,7 @@ from accounts.services import (
     workspace_update,
 )
 from tests.factories import UserFactory, WorkspaceFactory, add_member
+from tests.support import staff_member, staff_role
 
 pytestmark = pytest.mark.django_db
 
@@ -498,15 +501,25 @@ def test_the_user_manager_stores_the_normalised_address():
 # ---------------------------------------------------------------------------- staff
 
 
+@pytest.fixture
+def roles(db):
+    return [staff_role(role) for role in STAFF_ROLES]
+
+
 def test_ending_sessions_by_staff_needs_active_staff_and_a_customer_target():
     customer = UserFactory()
     with pytest.raises(Forbidden):
         user_sessions_end_by_staff(user=customer, actor=UserFactory())
     with pytest.raises(Forbidden):
         user_sessions_end_by_staff(user=customer, actor=UserFactory(is_staff=True, is_active=False))
+    support = staff_member("Support")
+    with pytest.raises(Forbidden):
+        user_sessions_end_by_staff(user=customer, actor=support)
+    security = staff_member("Security")
+    assert user_sessions_end_by_staff(user=customer, actor=security) == 0
     colleague = UserFactory(is_staff=True)
     with pytest.raises(Forbidden):
-        user_sessions_end_by_staff(user=colleague, actor=UserFactory(is_staff=True))
+        user_sessions_end_by_staff(user=colleague, actor=security)
     superuser = UserFactory(is_staff=True, is_superuser=True)
     assert user_sessions_end_by_staff(user=colleague, actor=superuser) == 0
     assert (
@@ -517,7 +530,7 @@ def test_ending_sessions_by_staff_needs_active_staff_and_a_customer_target():
     )
 
 
-def test_staff_roles_are_set_by_superusers_only_and_audited():
+def test_staff_roles_are_set_by_superusers_only_and_audited(roles):
     superuser = UserFactory(is_staff=True, is_superuser=True)
     person = UserFactory()
     with pytest.raises(Forbidden):
@@ -546,9 +559,7 @@ def test_staff_roles_are_set_by_superusers_only_and_audited():
     ]
 
 
-def test_setting_staff_roles_leaves_other_groups_alone():
-    from django.contrib.auth.models import Group
-
+def test_setting_staff_roles_leaves_other_groups_alone(roles):
     other = Group.objects.create(name="Beta testers")
     person = UserFactory()
     person.groups.add(other)

@@ -27,7 +27,7 @@ from privacy.requests.models import PrivacyRequest, RequestStatus, RequestType
 from privacy.requests.services import privacy_request_confirm, privacy_request_submit_public
 from privacy.retention.services import retention_run
 from tests.factories import DEFAULT_PASSWORD, UserFactory, WorkspaceFactory, usage_rows_load
-from tests.support import admin_client_with_mfa
+from tests.support import admin_client_with_mfa, staff_member, staff_role
 
 pytestmark = pytest.mark.django_db
 
@@ -126,10 +126,14 @@ NOBODY_PAGES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _roles(db):
+    for role in ROLE_PERMISSIONS:
+        staff_role(role)
+
+
 def _member(role: str) -> User:
-    staff = UserFactory(is_staff=True)
-    staff.groups.add(Group.objects.get(name=role))
-    return staff
+    return staff_member(role)
 
 
 def _pages_outside(role: str) -> list[str]:

@@ -4,21 +4,19 @@ deactivates a customer from the admin, and is refused the privacy team's queue."
 import re
 
 import pytest
-from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from accounts.audit import Action
 from accounts.models import AuditEvent, User
 from tests.e2e.browser import sign_in
 from tests.factories import UserFactory
-from tests.support import totp_code, with_totp
+from tests.support import staff_member, totp_code, with_totp
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_support_agent_deactivates_a_customer_and_cannot_open_the_privacy_queue(page):
-    agent = UserFactory(email="agent@example.com", is_staff=True)
-    agent.groups.add(Group.objects.get(name="Support"))
+    agent = staff_member("Support", email="agent@example.com")
     secret = with_totp(agent)
     customer = UserFactory(email="customer@example.com")
 

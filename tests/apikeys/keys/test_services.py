@@ -23,6 +23,7 @@ from apikeys.keys.services import (
 )
 from apikeys.keys.verification import verify
 from tests.factories import UserFactory, add_member
+from tests.support import staff_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -138,6 +139,16 @@ def test_leaked_report_of_a_wrong_secret_changes_nothing(make_key, workspace):
     api_key_report_leaked(key="garbage", source="x")
     assert ApiKey.objects.get(pk=api_key.pk).revoked_at is None
     assert verify(full).valid
+
+
+def test_staff_revoke_a_key_only_in_the_role_that_may(make_key):
+    api_key, full = make_key()
+    for actor in (UserFactory(), UserFactory(is_staff=True)):
+        with pytest.raises(NotFound):
+            api_key_revoke(api_key=api_key, actor=actor, by_staff=True)
+    security = staff_member("Security")
+    api_key_revoke(api_key=api_key, actor=security, reason="revoked_by_staff", by_staff=True)
+    assert verify(full).code == "revoked"
 
 
 def test_a_leak_report_filed_by_staff_names_them_and_returns_the_revoked_key(make_key):
