@@ -611,3 +611,56 @@ def test_staff_cannot_give_themselves_or_others_roles():
     assert list(support.groups.values_list("name", flat=True)) == ["Support"]
     assert not other.groups.exists()
     assert not AuditEvent.objects.filter(action=Action.STAFF_ROLES_CHANGED).exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"key": "cnsl_prod_\x00abc"},
+        {"key": "x" * 10_000},
+        {"key": ""},
+        {"key": "   "},
+        {"key": "cnsl_prod_abc", "source": "y" * 1_000},
+    ],
+)
+def test_a_malformed_leak_report_is_refused_on_the_form_and_changes_nothing(data, customer_key):
+    api_key, _ = customer_key
+    client = admin_client_with_mfa(_member("Security"))
+    response = client.post(reverse("admin:apikeys_apikey_report_leak"), data)
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert ApiKey.objects.get(pk=api_key.pk).revoked_at is None
+    assert not AuditEvent.objects.filter(action=Action.API_KEY_LEAK_REPORTED).exists()
+
+
+def test_the_source_of_a_leak_report_reaches_the_owners_on_one_line(
+    customer_key, django_capture_on_commit_callbacks
+):
+    api_key, full_key = customer_key
+    client = admin_client_with_mfa(_member("Security"))
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("admin:apikeys_apikey_report_leak"),
+            {"key": full_key, "source": "a paste site\r\nBcc: attacker@example.net"},
+        )
+    event = AuditEvent.objects.get(action=Action.API_KEY_LEAK_REPORTED)
+    assert event.metadata["source"] == "a paste site Bcc: attacker@example.net"
+    [message] = mail.outbox
+    assert message.recipients() == [api_key.workspace.memberships.get().user.email]
+
+
+def test_an_unknown_role_is_refused_and_nothing_changes(customer):
+    client = admin_client_with_mfa(UserFactory(is_staff=True, is_superuser=True))
+    response = client.post(
+        reverse("admin:accounts_user_changelist"),
+        {
+            "action": "set_staff_roles",
+            "_selected_action": [str(customer.pk)],
+            "roles": ["Owner"],
+            "apply": "Set roles",
+        },
+    )
+    assert response.status_code == 200 and response.context["form"].errors
+    customer.refresh_from_db()
+    assert customer.is_staff is False and not customer.groups.exists()
