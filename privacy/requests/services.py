@@ -452,7 +452,20 @@ def _staff_recipients() -> list[str]:
     configured = list(settings.PRIVACY_STAFF_EMAILS)
     if configured:
         return configured
-    return list(User.objects.filter(is_active=True, is_staff=True).values_list("email", flat=True))
+    # Those who can work the queue (the Privacy role), not every staff member.
+    can_work = {
+        "content_type__app_label": "privacy",
+        "codename": "change_privacyrequest",
+    }
+    queue_staff = Q(**{f"groups__permissions__{k}": v for k, v in can_work.items()}) | Q(
+        **{f"user_permissions__{k}": v for k, v in can_work.items()}
+    )
+    return list(
+        User.objects.filter(queue_staff, is_active=True, is_staff=True)
+        .values_list("email", flat=True)
+        .distinct()
+        .order_by("email")
+    )
 
 
 # ---------------------------------------------------------------------------- automations
