@@ -4,6 +4,7 @@ from celery import shared_task
 
 from accounts.audit import audit_checkpoint_write
 from accounts.emails import email_send_now, outbound_email_send, outbound_emails_sweep
+from accounts.jobs import job_exclusive
 
 
 @shared_task(
@@ -32,10 +33,12 @@ def outbox_send(*, email_id: int) -> None:
 
 
 @shared_task(name="accounts.outbox_sweep")
+@job_exclusive("accounts.outbox_sweep")
 def outbox_sweep() -> None:
     outbound_emails_sweep()
 
 
 @shared_task(name="accounts.audit_checkpoint", acks_late=True)
+@job_exclusive("accounts.audit_checkpoint")
 def audit_checkpoint() -> None:
     audit_checkpoint_write()

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 from django.test import Client
@@ -86,7 +87,8 @@ class CeleryWorkers:
         self.env = env or {}
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, **env_overrides) -> subprocess.Popen:
+    def start(self, *, queues: str | None = None, **env_overrides) -> subprocess.Popen:
+        """Start a worker on the comma-separated `queues`, or on every queue if None."""
         from django.conf import settings
 
         env = {
@@ -117,6 +119,7 @@ class CeleryWorkers:
                 "--without-heartbeat",
                 f"--hostname={self.name}-{len(self.procs)}@%h",
                 "--loglevel=INFO",
+                *([f"--queues={queues}"] if queues else []),
             ],
             cwd=settings.BASE_DIR,
             env=env,
@@ -142,6 +145,23 @@ def broker_send(broker_url: str, name: str, **kwargs) -> None:
 
     with app.connection_for_write(broker_url) as conn:
         app.send_task(name, kwargs=kwargs, connection=conn)
+
+
+@contextmanager
+def jobs_published_to(monkeypatch, broker_url: str):
+    """Publish the jobs services start on commit to the broker at `broker_url`, routed by
+    their task as `.delay()` routes them in production, instead of running them eagerly."""
+    from accounts import jobs
+    from console.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    with app.connection_for_write(broker_url) as conn:
+
+        def publish(name: str, /, **kwargs) -> None:
+            jobs.job_task(name).apply_async(kwargs=kwargs, connection=conn)
+
+        monkeypatch.setattr(jobs, "job_start", publish)
+        yield
 
 
 def wait_for(predicate, timeout: float, what: str):

@@ -111,7 +111,7 @@ def test_emptied_broker_loses_no_email_and_the_sweep_sends_each_exactly_once(
     email_enqueue_rendered(to=["plain@example.com"], subject="Plain", body="Hello")
     pending = OutboundEmail.objects.count()
     assert pending == 4  # received + verified, confirmation link, plain
-    assert broker.llen("celery") == pending  # the messages were queued ...
+    assert broker.llen("email") == pending  # the messages were queued ...
     broker.flushdb()  # ... and the broker lost them.
 
     ccpa.refresh_from_db()
