@@ -32,6 +32,19 @@ def outbox_send(*, email_id: int) -> None:
     outbound_email_send(email_id=email_id)
 
 
+@shared_task(
+    name="accounts.outbox_send_bulk",
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    retry_kwargs={"max_retries": 5},
+    acks_late=True,
+)
+def outbox_send_bulk(*, email_id: int) -> None:
+    """Send one email of a bulk kind (a notice to every user), from the bulk queue."""
+    outbound_email_send(email_id=email_id)
+
+
 @shared_task(name="accounts.outbox_sweep")
 @job_exclusive("accounts.outbox_sweep")
 def outbox_sweep() -> None:

@@ -228,7 +228,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = {
     name: {"exchange": name, "routing_key": name}
-    for name in ("default", "email", "usage", "privacy-long", "celery")
+    for name in ("default", "email", "email-bulk", "usage", "privacy-long", "celery")
 }
 # Every task names its queue here (tests/console/test_celery.py checks that none is
 # forgotten). Beat's messages go through the same routes.
@@ -237,6 +237,8 @@ CELERY_TASK_ROUTES = {
     "accounts.outbox_send": {"queue": "email"},
     "accounts.outbox_sweep": {"queue": "email"},
     "accounts.tasks.send_email": {"queue": "email"},
+    # Mail to many people at once (policy notices): never in front of the above.
+    "accounts.outbox_send_bulk": {"queue": "email-bulk"},
     # Work that grows with the gateway's traffic.
     "apikeys.usage_rollup_recent": {"queue": "usage"},
     "apikeys.usage_rollup_days": {"queue": "usage"},

@@ -2,14 +2,19 @@
 messages in the broker), so they must not move when the code does."""
 
 import json
+from datetime import timedelta
 
 import pytest
 import redis
 from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
 
 from accounts import jobs
+from accounts.emails import email_enqueue_rendered, outbound_emails_sweep
+from accounts.models import OutboundEmail
 from console.celery import app
 from tests.support import jobs_published_to, redis_test_db_url
 
@@ -19,6 +24,7 @@ TASK_NAMES = {
     "accounts.audit_checkpoint",
     "accounts.tasks.send_email",
     "accounts.outbox_send",
+    "accounts.outbox_send_bulk",
     "accounts.outbox_sweep",
     "apikeys.last_used_flush",
     "apikeys.expiry_notices_send",
@@ -84,6 +90,7 @@ def test_every_periodic_task_beat_stores_in_the_database_names_a_registered_task
 EXPECTED_QUEUES = {
     "accounts.outbox_send": "email",
     "accounts.tasks.send_email": "email",
+    "accounts.outbox_send_bulk": "email-bulk",
     "apikeys.usage_rollup_days": "usage",
     "apikeys.usage_rollup_recent": "usage",
     "privacy.deletion_run": "privacy-long",
@@ -147,6 +154,36 @@ def test_jobs_started_by_services_land_on_the_queue_of_their_kind(routing_broker
     jobs.job_enqueue("privacy.deletion_sweep")
 
     lengths = {q: routing_broker.llen(q) for q in settings.CELERY_TASK_QUEUES}
-    assert lengths == {"email": 1, "privacy-long": 1, "usage": 1, "default": 1, "celery": 0}
+    assert lengths == {
+        "email": 1,
+        "email-bulk": 0,
+        "privacy-long": 1,
+        "usage": 1,
+        "default": 1,
+        "celery": 0,
+    }
     (message,) = routing_broker.lrange("email", 0, -1)
     assert json.loads(message)["headers"]["task"] == "accounts.outbox_send"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")
+def test_a_policy_notice_goes_to_the_bulk_queue_and_a_password_reset_does_not(
+    routing_broker, client
+):
+    from privacy.policies.services import NOTICE_EMAIL_KIND
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    email_enqueue_rendered(
+        to=["someone@example.com"], subject="Policy", body="Changed", kind=NOTICE_EMAIL_KIND
+    )
+    client.post(reverse("account_reset_password"), {"email": user.email})
+
+    assert routing_broker.llen("email-bulk") == 1
+    assert routing_broker.llen("email") == 1
+    # The sweep puts each lost message back on the queue of its kind.
+    OutboundEmail.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert outbound_emails_sweep() == 2
+    assert routing_broker.llen("email-bulk") == 2
+    assert routing_broker.llen("email") == 2
