@@ -57,10 +57,10 @@ def workers(tmp_path, broker):
         env={
             "EMAIL_BACKEND": "tests.mail_backends.RecordingBackend",
             "EMAIL_RECORD_PATH": str(tmp_path / "delivered.jsonl"),
-            # A deletion of ROWS usage rows in small, paced batches: tens of seconds.
+            # A deletion of ROWS usage rows in 100 paced batches: a minute or more.
             "DELETION_BATCH_SIZE": "2000",
             "DELETION_BATCH_MAX_ROWS": "2000",
-            "DELETION_BATCH_PAUSE_SECONDS": "0.2",
+            "DELETION_BATCH_PAUSE_SECONDS": "0.5",
         },
     )
     yield pool
