@@ -305,6 +305,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
 }
+# A tick still queued when the next one is due adds nothing: it expires rather than
+# run late, so ticks cannot pile up behind a slow run or a stopped worker pool.
+for _entry in CELERY_BEAT_SCHEDULE.values():
+    _entry.setdefault("options", {}).setdefault("expire_seconds", int(_entry["schedule"]))
 
 # JSON bodies nest at most this deep (accounts/jsonbody.py); ours need a handful of levels.
 JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)

@@ -129,6 +129,14 @@ def test_beat_sends_each_periodic_task_to_the_queue_of_its_task(registered):
     assert queue_of("privacy.retention_run", entries["retention-daily"].options) == "privacy-long"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_periodic_tick_expires_when_the_next_one_is_due():
+    scheduler = DatabaseScheduler(app=app)
+    for key, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        assert scheduler.schedule[key].options["expires"] == entry["schedule"]
+    assert scheduler.schedule["email-outbox-sweep"].options["expires"] == 60
+
+
 def test_every_periodic_task_holds_its_job_lock(registered):
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert getattr(app.tasks[entry["task"]].run, "job_lock_name", None) == entry["task"]
