@@ -76,7 +76,23 @@ def worker_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-class CeleryWorkers:
+class ChildProcesses:
+    """Processes a test started, each stopped by its PID (SIGKILL: a crash, not a
+    shutdown)."""
+
+    procs: list[subprocess.Popen]
+
+    def kill(self, proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            self.kill(proc)
+
+
+class CeleryWorkers(ChildProcesses):
     """Real `celery -A console worker` processes on the test database and a broker of
     their own, each logging to `tmp_path` and stopped by its PID."""
 
@@ -129,14 +145,52 @@ class CeleryWorkers:
         self.procs.append(proc)
         return proc
 
-    def kill(self, proc: subprocess.Popen) -> None:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            self.kill(proc)
+HOLD_LOCK = """
+import time
+from accounts.jobs import job_lock
+with job_lock({name!r}) as taken:
+    print("taken" if taken else "busy", flush=True)
+    time.sleep(600)
+"""
+
+
+class LockHolder(ChildProcesses):
+    """Processes holding a job lock (`accounts.jobs.job_lock`) until killed by their PID,
+    as a worker running that job would; `env` points them at the database."""
+
+    def __init__(self, tmp_path, env: dict):
+        self.tmp_path = tmp_path
+        self.env = {**os.environ, **env}
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, name: str) -> subprocess.Popen:
+        from django.conf import settings
+
+        out = self.tmp_path / f"holder{len(self.procs)}.out"
+        with out.open("w") as stdout:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "shell",
+                    "--no-imports",
+                    "-c",
+                    HOLD_LOCK.format(name=name),
+                ],
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+            )
+        self.procs.append(proc)
+
+        def said():
+            assert proc.poll() is None, out.read_text()
+            return {"taken", "busy"} & set(out.read_text().split())
+
+        assert wait_for(said, 60, "the holder to try the lock") == {"taken"}
+        return proc
 
 
 def broker_send(broker_url: str, name: str, **kwargs) -> None:

@@ -1,12 +1,7 @@
 """Services start jobs by task name, after the transaction that asked for them commits."""
 
 import logging
-import os
-import signal
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 from celery.exceptions import NotRegistered
@@ -15,7 +10,7 @@ from django.db import connection, transaction
 
 from accounts.jobs import _file_lock, job_enqueue, job_exclusive, job_lock, job_task
 from privacy.retention.models import RetentionRun
-from tests.support import wait_for, worker_database_url
+from tests.support import LockHolder, wait_for, worker_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,60 +41,6 @@ def test_names_resolve_to_the_feature_task_modules():
 
 
 # Jobs beat starts on a timer hold a lock: a second copy skips, a dead holder frees it.
-
-ROOT = Path(__file__).resolve().parents[2]
-
-HOLD_LOCK = """
-import time
-from accounts.jobs import job_lock
-with job_lock({name!r}) as taken:
-    print("taken" if taken else "busy", flush=True)
-    time.sleep(600)
-"""
-
-
-class LockHolder:
-    """Another process (a worker's, as far as the lock can tell) holding a job lock."""
-
-    def __init__(self, tmp_path, env: dict):
-        self.tmp_path = tmp_path
-        self.env = {**os.environ, **env}
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self, name: str) -> subprocess.Popen:
-        out = self.tmp_path / f"holder{len(self.procs)}.out"
-        with out.open("w") as stdout:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "manage.py",
-                    "shell",
-                    "--no-imports",
-                    "-c",
-                    HOLD_LOCK.format(name=name),
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=stdout,
-                stderr=subprocess.STDOUT,
-            )
-        self.procs.append(proc)
-
-        def said():
-            assert proc.poll() is None, out.read_text()
-            return {"taken", "busy"} & set(out.read_text().split())
-
-        assert wait_for(said, 60, "the holder to try the lock") == {"taken"}
-        return proc
-
-    def kill(self, proc: subprocess.Popen) -> None:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            self.kill(proc)
 
 
 @pytest.fixture
