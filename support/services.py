@@ -24,7 +24,7 @@ from accounts.emails import email_enqueue
 from accounts.errors import Conflict, DomainError, NotFound
 from accounts.models import User
 from accounts.permissions import Perm
-from accounts.selectors import workspace_get_for_user
+from accounts.selectors import staff_emails_with_permission, workspace_get_for_user
 from apikeys.keys.models import ApiKey
 from support import files
 from support.models import (
@@ -591,7 +591,8 @@ def _staff_recipients() -> list[str]:
     configured = list(getattr(settings, "SUPPORT_STAFF_EMAILS", []))
     if configured:
         return configured
-    return list(User.objects.filter(is_active=True, is_staff=True).values_list("email", flat=True))
+    # Those who can work the queue (the Support role), not every staff member.
+    return staff_emails_with_permission(app_label="support", codename="change_supportrequest")
 
 
 def support_requests_remind_staff(*, now: datetime | None = None) -> dict[str, int]:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from celery import shared_task
 
+from accounts.jobs import job_exclusive
 from apikeys.usage import services as usage
 
 
@@ -15,6 +16,7 @@ from apikeys.usage import services as usage
     retry_backoff=True,
     max_retries=3,
 )
+@job_exclusive("apikeys.usage_rollup_recent")
 def usage_rollup_recent_task() -> int:
     """Recompute the rollups of yesterday and today (run by beat every few minutes)."""
     return usage.usage_rollup_recent()

@@ -220,6 +220,50 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# A queue for each kind of job, so that a long job never sits in front of a short one
+# that someone is waiting for (a password-reset email behind an hour-long deletion).
+# Production runs a worker pool per queue (deploy/compose.yaml); a worker started
+# without -Q (`make run`, the tests) consumes every queue declared here. "celery" is
+# the queue every message went to before there were several: the default workers
+# drain it too, so nothing queued across an upgrade is stranded.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = {
+    name: {"exchange": name, "routing_key": name}
+    for name in ("default", "email", "email-bulk", "usage", "privacy-long", "celery")
+}
+# Every task names its queue here (tests/console/test_celery.py checks that none is
+# forgotten). Beat's messages go through the same routes.
+CELERY_TASK_ROUTES = {
+    # Mail someone is waiting for: sign-up, password reset, receipts.
+    "accounts.outbox_send": {"queue": "email"},
+    "accounts.outbox_sweep": {"queue": "email"},
+    "accounts.tasks.send_email": {"queue": "email"},
+    # Mail to many people at once (policy notices): never in front of the above.
+    "accounts.outbox_send_bulk": {"queue": "email-bulk"},
+    # Work that grows with the gateway's traffic.
+    "apikeys.usage_rollup_recent": {"queue": "usage"},
+    "apikeys.usage_rollup_days": {"queue": "usage"},
+    "apikeys.last_used_flush": {"queue": "usage"},
+    # Jobs that run for minutes or hours.
+    "privacy.deletion_run": {"queue": "privacy-long"},
+    "privacy.retention_run": {"queue": "privacy-long"},
+    "privacy.tasks_export.run_export": {"queue": "privacy-long"},
+    # Short housekeeping and fan-out; the sweeps must not wait behind the jobs they
+    # re-queue.
+    "accounts.audit_checkpoint": {"queue": "default"},
+    "apikeys.expiry_notices_send": {"queue": "default"},
+    "privacy.deletion_sweep": {"queue": "default"},
+    "privacy.tasks.policy_notices_dispatch": {"queue": "default"},
+    "privacy.tasks.policy_notices_send": {"queue": "default"},
+    "privacy.tasks_export.requeue_lost_exports": {"queue": "default"},
+    "privacy.tasks_export.expire_exports": {"queue": "default"},
+    "privacy.tasks_export.sweep_orphan_files": {"queue": "default"},
+    "privacy.tasks_requests.alert_staff_about_deadlines": {"queue": "default"},
+    "support.remind_staff_about_targets": {"queue": "default"},
+}
+# Where job locks live when the database is SQLite (`make run`: one machine); on
+# PostgreSQL they are advisory locks (accounts/jobs.py).
+JOB_LOCK_DIR = env("JOB_LOCK_DIR", default=str(BASE_DIR / "var" / "locks"))
 # Feature task modules: autodiscovery finds only `<app>.tasks`. Workers import these at
 # start-up; web processes when a service first starts a job (accounts/jobs.py).
 CELERY_IMPORTS = [
@@ -266,6 +310,10 @@ CELERY_BEAT_SCHEDULE = {
     # Before and after a support request misses its first-response or resolution target.
     "support-target-reminders": {"task": "support.remind_staff_about_targets", "schedule": 900.0},
 }
+# A tick still queued when the next one is due adds nothing: it expires rather than
+# run late, so ticks cannot pile up behind a slow run or a stopped worker pool.
+for _entry in CELERY_BEAT_SCHEDULE.values():
+    _entry.setdefault("options", {}).setdefault("expire_seconds", int(_entry["schedule"]))
 
 # JSON bodies nest at most this deep (accounts/jsonbody.py); ours need a handful of levels.
 JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)

@@ -41,7 +41,12 @@ def _open(user, **kwargs):
 
 @pytest.fixture
 def staff(db):
-    return UserFactory(is_staff=True)
+    """A support agent: staff in the Support role."""
+    from django.contrib.auth.models import Group
+
+    agent = UserFactory(is_staff=True)
+    agent.groups.add(Group.objects.get(name="Support"))
+    return agent
 
 
 def test_a_request_stores_personal_text_encrypted_and_waits_on_staff(user):
