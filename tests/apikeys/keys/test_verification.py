@@ -615,3 +615,16 @@ def test_the_prepared_answer_json_equals_the_serialised_answer(make_key, user):
     assert refused.as_json() == _compact(refused.as_dict())
     unknown = verify(limited[:-8] + "A" * 8)
     assert unknown.as_json() == _compact(unknown.as_dict())
+
+
+def test_scripts_forgotten_by_redis_are_loaded_again(make_key, user):
+    api_key, full = make_key(requests_per_minute=10)
+    assert verify(full, client_ip="203.0.113.5").valid
+    client = verification.store().client
+    client.script_flush()
+    assert verify(full, client_ip="203.0.113.5").remaining["requests"] == 8
+    client.script_flush()
+    assert api_key_last_used_flush() == 1
+    client.script_flush()
+    api_key_revoke(api_key=api_key, actor=user)
+    assert verify(full).code == "revoked"
