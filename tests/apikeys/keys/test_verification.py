@@ -578,11 +578,14 @@ def test_a_resharded_slot_loses_no_verify_and_admits_exactly_the_limit(make_key,
         for thread in threads:
             thread.start()
         time.sleep(0.2)
+        started = len(codes)
         after = _reshard(redis_cluster, slot, pause=0.05)
+        during = len(codes) - started
         moving.clear()
         for thread in threads:
             thread.join()
     assert not errors
+    assert during > 0  # verifies ran while the keys were split between two nodes
     assert after != before
     assert _slot_owner(redis.Redis(port=redis_cluster.ports[0]), slot) == after
     assert set(codes) == {"valid", "rate_limited"}
