@@ -108,6 +108,11 @@ else:
             "LOCATION": "console",
         }
     }
+# Where verify keeps generations, rate counters and the last-used buffer; empty: the
+# default cache above (Redis, or in-process in the embedded mode). May be another
+# server, or a Redis Cluster reached through any node: `redis+cluster://host:port`
+# (`rediss+cluster://` with TLS). The broker (CELERY_BROKER_URL) is separate again.
+VERIFY_REDIS_URL = env("VERIFY_REDIS_URL", default="")
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
