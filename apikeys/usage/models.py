@@ -84,3 +84,35 @@ class UsageDailyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.model}"
+
+
+class UsageWorkspaceDailyRollup(models.Model):
+    """Requests and tokens per workspace, model and day: the workspace-wide figures of the
+    usage page, whose cost must not grow with the number of keys. Holds no personal data.
+
+    Kept current like `UsageDailyRollup`: added to as each batch of events is stored and
+    recomputed with it from the raw records.
+    """
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    day = models.DateField()
+    model = models.CharField(max_length=64)
+    requests = models.PositiveBigIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    flagged = models.PositiveBigIntegerField(default=0)
+    blocked = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "day", "model"], name="usage_workspace_rollup_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model}"

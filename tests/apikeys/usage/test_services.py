@@ -39,8 +39,9 @@ def test_ingest_stores_a_batch_in_bulk_with_workspace_resolved_from_the_key(
     workspace, api_key, django_assert_max_num_queries
 ):
     events = [usage_event(api_key, request_id=f"r{i}") for i in range(500)]
-    # Key lookup, duplicate check and one INSERT, plus the savepoint: independent of size.
-    with django_assert_max_num_queries(5):
+    # Key lookup, the lock of the batch's days, one INSERT, one upsert per rollup table,
+    # plus the savepoint: independent of size.
+    with django_assert_max_num_queries(7):
         result = usage_records_ingest(events=events)
     assert (result.accepted, result.duplicates, result.rejected) == (500, 0, [])
     assert UsageRecord.objects.filter(workspace=workspace, api_key=api_key).count() == 500
