@@ -62,8 +62,14 @@ def workspace_page(permission: str):
                 )
             except NotFound:
                 raise Http404("No such workspace.") from None
-            if request.method == "GET":
+            # Written only when it changes: a session saved on every page view costs a
+            # database write per request.
+            if request.method == "GET" and request.session.get(SESSION_WORKSPACE_KEY) != str(
+                workspace.pk
+            ):
                 request.session[SESSION_WORKSPACE_KEY] = str(workspace.pk)
+            # The navigation shows this membership without reading it again.
+            request.workspace_membership = workspace.membership
             return view(request, workspace, *args, **kwargs)
 
         wrapper.workspace_permission = permission
