@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 
-from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from accounts.paging import page_without_count
 from accounts.permissions import Perm
 from accounts.views.workspaces import workspace_page
 from apikeys.usage import selectors as usage_selectors
@@ -48,9 +48,11 @@ def usage_dashboard(request, workspace):
     if query is None:
         return render(request, "apikeys/usage_dashboard.html", context, status=400)
     by_day = usage_selectors.usage_by_day(workspace=workspace, query=query)
-    keys_page = Paginator(
-        usage_selectors.usage_keys_for_range(workspace=workspace, query=query), KEYS_PAGE_SIZE
-    ).get_page(request.GET.get("page"))
+    keys_page = page_without_count(
+        usage_selectors.usage_keys_for_range(workspace=workspace, query=query),
+        request.GET.get("page"),
+        KEYS_PAGE_SIZE,
+    )
     by_key = usage_selectors.usage_by_key(
         workspace=workspace, query=query, keys=keys_page.object_list
     )
