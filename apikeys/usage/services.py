@@ -317,16 +317,28 @@ def _rollup_upsert(model, group_columns: tuple[str, ...], rows: dict[tuple, list
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
     columns = [*group_columns, *_ROLLUP_METRICS]
-    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     updates = ", ".join(f"{qn(c)} = {table}.{qn(c)} + EXCLUDED.{qn(c)}" for c in _ROLLUP_METRICS)
-    params: list = []
-    for group in sorted(rows, key=lambda group: tuple(str(part) for part in group)):
-        params.extend(group)
-        params.extend(rows[group])
+    ordered = sorted(rows, key=lambda group: tuple(str(part) for part in group))
+    if connection.vendor == "postgresql":
+        # Column arrays, as for the raw records: binding thousands of scalars costs more
+        # than the upsert itself.
+        table_rows = [group + tuple(rows[group]) for group in ordered]
+        params = [list(column) for column in zip(*table_rows, strict=True)]
+        fields = [model._meta.get_field(c) for c in columns]
+        arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+        source = f"SELECT * FROM unnest({arrays})"  # noqa: S608
+    else:
+        fields = [model._meta.get_field(c) for c in columns]
+        params = [
+            field.get_db_prep_value(value, connection)
+            for group in ordered
+            for field, value in zip(fields, (*group, *rows[group]), strict=True)
+        ]
+        placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        source = f"VALUES {', '.join([placeholders] * len(rows))}"
     # Identifiers come from model metadata; every value is a parameter.
     sql = (
-        f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608
-        f"VALUES {', '.join([placeholders] * len(rows))} "
+        f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) {source} "
         f"ON CONFLICT ({', '.join(qn(c) for c in group_columns)}) DO UPDATE SET {updates}"
     )
     with connection.cursor() as cursor:
