@@ -55,7 +55,21 @@ class UsageRecord(models.Model):
         return self.request_id
 
 
-class UsageDailyRollup(models.Model):
+class RollupMetrics(models.Model):
+    """What every rollup row counts: requests, tokens, errors and moderation outcomes."""
+
+    requests = models.PositiveBigIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    flagged = models.PositiveBigIntegerField(default=0)
+    blocked = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class UsageDailyRollup(RollupMetrics):
     """Requests and tokens per workspace, key, model and day. Holds no personal data."""
 
     workspace = models.ForeignKey(
@@ -66,12 +80,6 @@ class UsageDailyRollup(models.Model):
     )
     day = models.DateField()
     model = models.CharField(max_length=64)
-    requests = models.PositiveBigIntegerField(default=0)
-    input_tokens = models.PositiveBigIntegerField(default=0)
-    output_tokens = models.PositiveBigIntegerField(default=0)
-    errors = models.PositiveBigIntegerField(default=0)
-    flagged = models.PositiveBigIntegerField(default=0)
-    blocked = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-day"]
@@ -86,7 +94,7 @@ class UsageDailyRollup(models.Model):
         return f"{self.day} {self.model}"
 
 
-class UsageWorkspaceDailyRollup(models.Model):
+class UsageWorkspaceDailyRollup(RollupMetrics):
     """Requests and tokens per workspace, model and day: the workspace-wide figures of the
     usage page, whose cost must not grow with the number of keys. Holds no personal data.
 
@@ -99,12 +107,6 @@ class UsageWorkspaceDailyRollup(models.Model):
     )
     day = models.DateField()
     model = models.CharField(max_length=64)
-    requests = models.PositiveBigIntegerField(default=0)
-    input_tokens = models.PositiveBigIntegerField(default=0)
-    output_tokens = models.PositiveBigIntegerField(default=0)
-    errors = models.PositiveBigIntegerField(default=0)
-    flagged = models.PositiveBigIntegerField(default=0)
-    blocked = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-day"]

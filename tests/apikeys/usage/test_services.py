@@ -247,29 +247,18 @@ def test_other_workspaces_rollups_are_separate(workspace, api_key):
 
 
 def _rollup_rows():
-    per_key = {
-        (r.workspace_id, r.api_key_id, r.day, r.model): (
-            r.requests,
-            r.input_tokens,
-            r.output_tokens,
-            r.errors,
-            r.flagged,
-            r.blocked,
-        )
-        for r in UsageDailyRollup.objects.all()
-    }
-    workspace_wide = {
-        (r.workspace_id, r.day, r.model): (
-            r.requests,
-            r.input_tokens,
-            r.output_tokens,
-            r.errors,
-            r.flagged,
-            r.blocked,
-        )
-        for r in UsageWorkspaceDailyRollup.objects.all()
-    }
-    return per_key, workspace_wide
+    metrics = ("requests", "input_tokens", "output_tokens", "errors", "flagged", "blocked")
+
+    def rows(model, group):
+        return {
+            row[: len(group)]: row[len(group) :]
+            for row in model.objects.values_list(*group, *metrics)
+        }
+
+    return (
+        rows(UsageDailyRollup, ("workspace_id", "api_key_id", "day", "model")),
+        rows(UsageWorkspaceDailyRollup, ("workspace_id", "day", "model")),
+    )
 
 
 def test_ingest_keeps_both_rollups_current_as_a_recompute_would(workspace, api_key):
