@@ -146,20 +146,18 @@ def usage_records_ingest(
     if not candidates:
         return result
 
-    _rollup_days_lock(
-        {event.occurred_at.astimezone(dt.UTC).date() for event, _key in candidates.values()},
-        shared=True,
-    )
+    # The UTC day of each event, worked out once for the locks, the rollups and the result.
+    utc = dt.UTC
+    days = {rid: event.occurred_at.astimezone(utc).date() for rid, (event, _) in candidates.items()}
+    _rollup_days_lock(set(days.values()), shared=True)
     if connection.vendor == "postgresql":
         inserted = _insert_postgresql(candidates, received_at=received_at)
     else:
         inserted = _insert_portable(candidates, received_at=received_at)
-    _rollups_add(candidates, inserted)
+    _rollups_add(candidates, inserted, days)
     result.accepted = len(inserted)
     result.duplicates += len(candidates) - len(inserted)
-    result.days = {
-        candidates[request_id][0].occurred_at.astimezone(dt.UTC).date() for request_id in inserted
-    }
+    result.days = {days[request_id] for request_id in inserted}
 
     recent = received_at.astimezone(dt.UTC).date() - dt.timedelta(days=1)
     late_days = sorted(day for day in result.days if day < recent)
@@ -278,21 +276,25 @@ def _rollup_days_lock(days: Iterable[dt.date], *, shared: bool) -> None:
         )
 
 
-def _rollups_add(candidates: dict, inserted: Iterable[str]) -> None:
+def _rollups_add(candidates: dict, inserted: Iterable[str], days: dict) -> None:
     """Add the stored events to the per-key and the workspace-wide daily rollups."""
     per_key: dict[tuple, list[int]] = {}
+    flagged, blocked = Moderation.FLAGGED, Moderation.BLOCKED
     for request_id in inserted:
         event, (key_pk, workspace_id, _zero_data_retention) = candidates[request_id]
-        group = (workspace_id, key_pk, event.occurred_at.astimezone(dt.UTC).date(), event.model)
+        group = (workspace_id, key_pk, days[request_id], event.model)
         totals = per_key.get(group)
         if totals is None:
             totals = per_key[group] = [0, 0, 0, 0, 0, 0]
         totals[0] += 1
         totals[1] += event.input_tokens
         totals[2] += event.output_tokens
-        totals[3] += event.status >= 400
-        totals[4] += event.moderation == Moderation.FLAGGED
-        totals[5] += event.moderation == Moderation.BLOCKED
+        if event.status >= 400:
+            totals[3] += 1
+        if event.moderation == flagged:
+            totals[4] += 1
+        elif event.moderation == blocked:
+            totals[5] += 1
     per_workspace: dict[tuple, list[int]] = {}
     for (workspace_id, _key_pk, day, model), totals in per_key.items():
         group = (workspace_id, day, model)
@@ -318,7 +320,7 @@ def _rollup_upsert(model, group_columns: tuple[str, ...], rows: dict[tuple, list
     table = qn(model._meta.db_table)
     columns = [*group_columns, *_ROLLUP_METRICS]
     updates = ", ".join(f"{qn(c)} = {table}.{qn(c)} + EXCLUDED.{qn(c)}" for c in _ROLLUP_METRICS)
-    ordered = sorted(rows, key=lambda group: tuple(str(part) for part in group))
+    ordered = sorted(rows)
     if connection.vendor == "postgresql":
         # Column arrays, as for the raw records: binding thousands of scalars costs more
         # than the upsert itself.
