@@ -596,6 +596,12 @@ def _workspace_steps(workspace_id: str) -> list[dict]:
     steps = [
         {"op": "bulk", "label": "apikeys.UsageRecord", "time": "occurred_at", "ws": workspace_id},
         {"op": "bulk", "label": "apikeys.UsageDailyRollup", "time": "day", "ws": workspace_id},
+        {
+            "op": "bulk",
+            "label": "apikeys.UsageWorkspaceDailyRollup",
+            "time": "day",
+            "ws": workspace_id,
+        },
         {"op": "rows", "label": "apikeys.ApiKey", "filters": {"workspace_id": workspace_id}},
         {"op": "rows", "label": "accounts.Invitation", "filters": {"workspace_id": workspace_id}},
         {"op": "rows", "label": "accounts.Membership", "filters": {"workspace_id": workspace_id}},

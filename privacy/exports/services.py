@@ -337,6 +337,10 @@ EXCLUDED: dict[str, str] = {
     "privacy.PolicyVersion": "public documents, the same for everyone (see the policy pages)",
     "privacy.RetentionRun": "records of system jobs; no personal data",
     "accounts.AuditCheckpoint": "hashes of the whole audit log's head; no personal data",
+    "apikeys.UsageWorkspaceDailyRollup": (
+        "workspace totals per day and model, not tied to a key; your keys' daily totals "
+        "are in usage_daily"
+    ),
     "admin.LogEntry": "staff actions in the admin; covered by audit events about you",
     "auth.Permission": "system configuration; no personal data",
     "auth.Group": "system configuration; no personal data",
