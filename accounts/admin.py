@@ -1,24 +1,42 @@
 """Support admin for identity and tenancy.
 
 Everything here is read-only except what a service does: deactivating or reactivating
-an account and revoking an invitation are actions that call the services, so the
-audit event and the side effects (ended sessions) cannot be skipped, and support staff
-act on customers only (the service refuses staff and superuser accounts to them). Nothing is added
-or deleted here; deletion has its own machinery. Password hashes and invitation token
-hashes are never shown.
+an account, ending its sessions and revoking an invitation are actions that call the
+services, so the audit event and the side effects (ended sessions) cannot be skipped,
+and staff act on customers only (the service refuses staff and superuser accounts to
+them). Nothing is added or deleted here; deletion has its own machinery. Password
+hashes, invitation token hashes, session keys and authenticator secrets are never shown.
+
+The pages allauth registers would add email addresses, authenticators or sessions by
+hand, past verification, MFA set-up and sign-in: email addresses and sessions are
+replaced by read-only pages, authenticators are not in the admin at all. Who may see
+which page is decided by the staff groups (docs/security.md, "Staff roles").
 """
 
 from __future__ import annotations
 
 import uuid
 
+from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
+from allauth.usersessions.models import UserSession
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
+from django.contrib.auth.models import Group
 from django.db.models import Exists, OuterRef
+from django.template.response import TemplateResponse
 
 from accounts.errors import DomainError
 from accounts.models import AuditEvent, Invitation, Membership, OutboundEmail, User, Workspace
-from accounts.services import invitation_revoke_by_staff, user_set_active
+from accounts.services import (
+    STAFF_ROLES,
+    invitation_revoke_by_staff,
+    user_sessions_end_by_staff,
+    user_set_active,
+    user_staff_roles_set,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -49,6 +67,14 @@ class ServiceOnlyAdmin(admin.ModelAdmin):
         return obj is None and super().has_change_permission(request)
 
 
+class StaffRolesForm(forms.Form):
+    roles = forms.MultipleChoiceField(
+        choices=[(role, role) for role in STAFF_ROLES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+
 @admin.register(User)
 class UserAdmin(ServiceOnlyAdmin):
     list_display = ("email", "name", "is_active", "is_staff", "date_joined", "mfa_enabled")
@@ -71,7 +97,7 @@ class UserAdmin(ServiceOnlyAdmin):
         "marketing_emails",
     )
     exclude = ("password", "user_permissions")
-    actions = ("deactivate_users", "reactivate_users")
+    actions = ("deactivate_users", "reactivate_users", "end_sessions", "set_staff_roles")
 
     def get_queryset(self, request):
         totp = Authenticator.objects.filter(user_id=OuterRef("pk"), type=Authenticator.Type.TOTP)
@@ -90,6 +116,52 @@ class UserAdmin(ServiceOnlyAdmin):
     @admin.action(description="Reactivate selected accounts", permissions=["change"])
     def reactivate_users(self, request, queryset):
         self._set_active(request, queryset, is_active=True)
+
+    @admin.action(
+        description="End all sessions of selected accounts (signs them out everywhere)",
+        permissions=["end_sessions"],
+    )
+    def end_sessions(self, request, queryset):
+        ended = 0
+        for user in queryset:
+            try:
+                ended += user_sessions_end_by_staff(user=user, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{user.email}: {exc}", messages.ERROR)
+        self.message_user(request, f"{ended} session(s) ended.", messages.SUCCESS)
+
+    def has_end_sessions_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.end_sessions")
+
+    @admin.action(description="Set staff roles of selected accounts", permissions=["staff_roles"])
+    def set_staff_roles(self, request, queryset):
+        form = StaffRolesForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            changed = 0
+            for user in queryset:
+                try:
+                    user_staff_roles_set(
+                        user=user, roles=form.cleaned_data["roles"], actor=request.user
+                    )
+                except DomainError as exc:
+                    self.message_user(request, f"{user.email}: {exc}", messages.ERROR)
+                    continue
+                changed += 1
+            self.message_user(request, f"Roles set on {changed} account(s).", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Set staff roles",
+            "users": queryset,
+            "form": form,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/accounts/user/staff_roles.html", context)
+
+    def has_staff_roles_permission(self, request) -> bool:
+        # Configuration: a role's permissions are what its members may do.
+        return request.user.is_active and request.user.is_superuser
 
     def _set_active(self, request, queryset, *, is_active: bool) -> None:
         changed = 0
@@ -254,3 +326,56 @@ class OutboundEmailAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
     ordering = ("-id",)
+
+
+def _reregister(model, admin_class) -> None:
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+    if admin_class is not None:
+        admin.site.register(model, admin_class)
+
+
+class GroupAdmin(ReadOnlyAdmin, DjangoGroupAdmin):
+    """Staff roles, shown to superusers only and to them read-only. A group's permissions
+    are what its members may do, so a staff member who could change groups could grant
+    themselves anything; the roles are defined by migrations, reviewed like code, so
+    nobody edits them here, where the change would leave no audit event."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+
+class EmailAddressAdmin(ReadOnlyAdmin):
+    """Addresses as allauth verified them; adding or verifying one by hand would skip
+    the confirmation email that proves the mailbox."""
+
+    list_display = ("email", "user", "primary", "verified")
+    list_filter = ("primary", "verified")
+    search_fields = ("email", "user__email")
+    list_select_related = ("user",)
+    fields = ("user", "email", "primary", "verified")
+    readonly_fields = fields
+    actions = None
+
+
+class UserSessionAdmin(ReadOnlyAdmin):
+    """Where and when an account is signed in. The session key is a credential and is
+    never shown; ending sessions is the account's "End all sessions" action."""
+
+    list_display = ("user", "created_at", "last_seen_at", "ip", "user_agent")
+    search_fields = ("user__email", "ip")
+    list_select_related = ("user",)
+    fields = ("user", "created_at", "last_seen_at", "ip", "user_agent")
+    readonly_fields = fields
+    actions = None
+
+
+_reregister(Group, GroupAdmin)
+_reregister(EmailAddress, EmailAddressAdmin)
+_reregister(UserSession, UserSessionAdmin)
+# Authenticator rows hold TOTP secrets and recovery codes; MFA is set up and removed by
+# the account holder through allauth only.
+_reregister(Authenticator, None)

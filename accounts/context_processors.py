@@ -11,7 +11,9 @@ def workspace_nav(request):
     current_id = match.kwargs.get("workspace_id") if match else None
     if current_id is None:
         current_id = request.session.get("current_workspace_id")
-    current = membership_get(user=user, workspace_id=current_id) if current_id else None
+    current = getattr(request, "workspace_membership", None)
+    if current is None or str(current.workspace_id) != str(current_id):
+        current = membership_get(user=user, workspace_id=current_id) if current_id else None
     return {
         "nav_workspaces": workspaces_for_user(user=user),
         "nav_current_membership": current,

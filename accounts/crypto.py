@@ -76,6 +76,30 @@ class Keyring:
                 "(wrong key, wrong table or column, or tampered data)."
             ) from exc
 
+    def encrypt_bytes(self, data: bytes, *, associated_data: bytes) -> bytes:
+        """Seal binary `data` (a file) under the primary key: `enc1:<kid>:` + nonce + sealed."""
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self.keys[self.primary_kid].encrypt(nonce, data, associated_data)
+        return f"{TOKEN_PREFIX}:{self.primary_kid}:".encode("ascii") + nonce + sealed
+
+    def decrypt_bytes(self, blob: bytes, *, associated_data: bytes) -> bytes:
+        """Open what `encrypt_bytes` sealed; raise DecryptionError otherwise."""
+        prefix = f"{TOKEN_PREFIX}:".encode("ascii")
+        end = blob.find(b":", len(prefix), len(prefix) + 33) if blob.startswith(prefix) else -1
+        if end < 0:
+            raise DecryptionError("Stored file is not encrypted (enc1:<kid>:<data>).")
+        aead = self.keys.get(blob[len(prefix) : end].decode("ascii", "replace"))
+        # A view, not a copy: files run to megabytes.
+        raw = memoryview(blob)[end + 1 :]
+        if aead is None or len(raw) < NONCE_BYTES + TAG_BYTES:
+            raise DecryptionError("Stored file uses an unknown key id or is truncated.")
+        try:
+            return aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated_data)
+        except InvalidTag as exc:
+            raise DecryptionError(
+                "Stored file failed authentication (wrong key or tampered data)."
+            ) from exc
+
     def is_current(self, token: str) -> bool:
         """Tell whether `token` is already sealed under the primary key."""
         return token_key_id(token) == self.primary_kid

@@ -106,6 +106,21 @@ def email_sent_hook_register(kind: str, hook: Callable) -> None:
         hooks.append(hook)
 
 
+# Kinds sent to many people at once (a policy notice goes to every user). They travel
+# on a queue of their own, so a password reset never waits behind a million of them.
+EMAIL_BULK_KINDS: set[str] = set()
+
+
+def email_bulk_kind_register(kind: str) -> None:
+    """Send emails of `kind` through the bulk queue (at ready)."""
+    EMAIL_BULK_KINDS.add(kind)
+
+
+def email_send_task_name(kind: str) -> str:
+    """The task that sends an email of `kind`: the bulk one or the one people wait on."""
+    return "accounts.outbox_send_bulk" if kind in EMAIL_BULK_KINDS else "accounts.outbox_send"
+
+
 def _setting(name: str, default: int) -> int:
     return int(getattr(settings, name, default))
 
@@ -143,7 +158,7 @@ def email_enqueue_rendered(
         next_attempt_at=now
         + timedelta(seconds=_setting("EMAIL_OUTBOX_REQUEUE_AFTER_SECONDS", 120)),
     )
-    job_enqueue("accounts.outbox_send", email_id=email.pk)
+    job_enqueue(email_send_task_name(email.kind), email_id=email.pk)
     return email
 
 
@@ -230,17 +245,18 @@ def _outbound_email_failed(*, email: OutboundEmail, token: str, error: Exception
 def outbound_emails_sweep(*, now: datetime | None = None, limit: int = 1000) -> int:
     """Queue again the emails a lost message or a dead worker left behind; return how many."""
     now = now or timezone.now()
-    ids = list(
+    due = list(
         OutboundEmail.objects.due(now=now)
         .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:limit]
+        .values_list("pk", "kind")[:limit]
     )
-    if not ids:
+    if not due:
         return 0
+    ids = [pk for pk, _kind in due]
     # The next sweep gives these messages time to arrive before queuing them once more.
     OutboundEmail.objects.filter(pk__in=ids, status=OutboundEmailStatus.PENDING).update(
         next_attempt_at=now + timedelta(seconds=_setting("EMAIL_OUTBOX_REQUEUE_AFTER_SECONDS", 120))
     )
-    for pk in ids:
-        job_enqueue("accounts.outbox_send", email_id=pk)
+    for pk, kind in due:
+        job_enqueue(email_send_task_name(kind), email_id=pk)
     return len(ids)

@@ -35,3 +35,11 @@ class Forbidden(DomainError):
 class Conflict(DomainError):
     status_code = 409
     code = "conflict"
+
+
+def form_add_domain_errors(form, error: DomainError) -> None:
+    """Show a service's refusal on the form: on its fields where it names them."""
+    for field, errors in error.fields.items():
+        form.add_error(field if field in form.fields else None, errors)
+    if not error.fields:
+        form.add_error(None, error.message)

@@ -87,6 +87,10 @@ def _check_strings(value, source: str) -> None:
         raise InvalidJSON("Text must not contain lone surrogates.") from None
 
 
+# One decoder for every body: json.loads with hooks builds a new one per call.
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_refuse_constant)
+
+
 def loads(body: bytes | str, *, depth: int | None = None):
     """Parse a JSON body, or raise InvalidJSON with a message fit for the client."""
     if isinstance(body, bytes | bytearray):
@@ -100,7 +104,7 @@ def loads(body: bytes | str, *, depth: int | None = None):
     if nesting_exceeds(text, limit):
         raise InvalidJSON(f"JSON nests at most {limit} levels deep.")
     try:
-        value = json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
+        value = _DECODER.decode(text)
     except InvalidJSON:
         raise
     except RecursionError:

@@ -60,6 +60,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["email"]
+        # Granted to the Security staff role; the admin action calls user_sessions_end_by_staff.
+        permissions = [("end_sessions", "Can end all sessions of an account")]
 
     def __str__(self) -> str:
         return self.email

@@ -107,3 +107,21 @@ def _filter_events(events, *, action="", actor_id=None, since=None, until=None):
     if until:
         events = events.filter(occurred_at__date__lte=until)
     return events.order_by("-occurred_at", "-id")
+
+
+def staff_emails_with_permission(*, app_label: str, codename: str) -> list[str]:
+    """Addresses of active staff who hold a permission (through a role or directly)."""
+    from django.db.models import Q
+
+    from accounts.models import User
+
+    held = {"content_type__app_label": app_label, "codename": codename}
+    holders = Q(**{f"groups__permissions__{k}": v for k, v in held.items()}) | Q(
+        **{f"user_permissions__{k}": v for k, v in held.items()}
+    )
+    return list(
+        User.objects.filter(holders, is_active=True, is_staff=True)
+        .values_list("email", flat=True)
+        .distinct()
+        .order_by("email")
+    )

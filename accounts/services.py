@@ -8,6 +8,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -72,6 +73,13 @@ def user_preferences_update(*, user: User, marketing_emails: bool) -> User:
     return user
 
 
+def _require_may_act_on_account(*, user: User, actor: User) -> None:
+    # Staff act on customers; the account of a staff member or superuser is a
+    # superuser's to change.
+    if (user.is_staff or user.is_superuser) and not actor.is_superuser:
+        raise Forbidden("Only a superuser may change the account of a staff member.")
+
+
 @transaction.atomic
 def user_set_active(*, user: User, is_active: bool, actor: User) -> User:
     """Deactivate (or reactivate) an account; deactivation ends its sessions.
@@ -79,8 +87,7 @@ def user_set_active(*, user: User, is_active: bool, actor: User) -> User:
     Support staff act on customers only: the account of another staff member or of a
     superuser is changed by a superuser.
     """
-    if (user.is_staff or user.is_superuser) and not actor.is_superuser:
-        raise Forbidden("Only a superuser may change the account of a staff member.")
+    _require_may_act_on_account(user=user, actor=actor)
     if user.is_active == is_active:
         return user
     user.is_active = is_active
@@ -119,6 +126,72 @@ def user_sessions_end(*, user: User, sessions) -> int:
             target_id=str(session_id),
         )
         ended += 1
+    return ended
+
+
+# The staff roles, seeded as groups by migration; docs/security.md says what each may do.
+STAFF_ROLES = ("Support", "Privacy", "Security")
+
+
+@transaction.atomic
+def user_staff_roles_set(*, user: User, roles, actor: User) -> User:
+    """Give `user` exactly `roles` among the staff roles; staff status follows them.
+
+    Only a superuser assigns roles: a role's permissions are what its members may do.
+    Groups that are not staff roles are left as they are.
+    """
+    if not (actor.is_active and actor.is_superuser):
+        raise Forbidden("Only a superuser may assign staff roles.")
+    roles = sorted(set(roles))
+    unknown = [role for role in roles if role not in STAFF_ROLES]
+    if unknown:
+        raise DomainError(
+            f"Unknown staff role: {', '.join(unknown)}.", fields={"roles": ["Unknown role."]}
+        )
+    if user.is_superuser:
+        raise Conflict("A superuser holds every permission; roles would change nothing.")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    before = sorted(user.groups.filter(name__in=STAFF_ROLES).values_list("name", flat=True))
+    if before == roles and user.is_staff == bool(roles):
+        return user
+    groups = Group.objects.filter(name__in=STAFF_ROLES)
+    user.groups.remove(*[g for g in groups if g.name not in roles])
+    user.groups.add(*[g for g in groups if g.name in roles])
+    user.is_staff = bool(roles)
+    user.save(update_fields=["is_staff"])
+    audit_record(
+        action=Action.STAFF_ROLES_CHANGED,
+        actor=actor,
+        subject_user=user,
+        target=user,
+        metadata={"before": before, "after": roles},
+    )
+    return user
+
+
+@transaction.atomic
+def user_sessions_end_by_staff(*, user: User, actor: User) -> int:
+    """End every session of a customer's account on behalf of staff; return how many.
+
+    The account stays active: this signs every browser out, for instance after a
+    report that the account was taken over. One audit event records the count.
+    """
+    if not (actor.is_active and actor.is_staff and actor.has_perm("accounts.end_sessions")):
+        raise Forbidden("Only staff in the Security role may end the sessions of an account.")
+    _require_may_act_on_account(user=user, actor=actor)
+    from allauth.usersessions.models import UserSession
+
+    ended = 0
+    for session in UserSession.objects.filter(user=user):
+        session.end()
+        ended += 1
+    audit_record(
+        action=Action.SESSIONS_ENDED_BY_STAFF,
+        actor=actor,
+        subject_user=user,
+        target=user,
+        metadata={"sessions": ended, "by_staff": True},
+    )
     return ended
 
 

@@ -2,7 +2,12 @@
 
 from apikeys.keys.models import ApiKey, ApiKeyQuerySet
 from apikeys.keys.tokens import Environment
-from apikeys.usage.models import Moderation, UsageDailyRollup, UsageRecord
+from apikeys.usage.models import (
+    Moderation,
+    UsageDailyRollup,
+    UsageRecord,
+    UsageWorkspaceDailyRollup,
+)
 
 __all__ = [
     "ApiKey",
@@ -11,4 +16,5 @@ __all__ = [
     "Moderation",
     "UsageDailyRollup",
     "UsageRecord",
+    "UsageWorkspaceDailyRollup",
 ]

@@ -2,10 +2,12 @@
 djangorestframework-api-key's is_valid for scale, measured in one run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/console REDIS_URL=redis://127.0.0.1:6379/5 \
-        .venv/bin/python bench/bench_verify.py [--keys 1000] [--calls 5000]
+        .venv/bin/python bench/bench_verify.py [--keys 1000] [--calls 5000] [--store both]
 
 Uses (and keeps) the test database `test_<name>`; prints medians, p99, the Redis round
 trips per warm call and the queries and round trips per cold call, counted on the wire.
+Runs on one Redis server, then on a Redis Cluster of three masters that the script
+starts from `redis-server` on free ports (and stops by PID), through VERIFY_REDIS_URL.
 """
 
 from __future__ import annotations
@@ -82,9 +84,34 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--keys", type=int, default=1000)
     parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument(
+        "--store",
+        choices=["redis", "cluster", "both"],
+        default="both",
+        help="verify on one Redis server, on a Redis Cluster of three masters, or both",
+    )
     args = parser.parse_args()
     setup_database()
+    if args.store in ("redis", "both"):
+        run(args, "one Redis server")
+    if args.store in ("cluster", "both"):
+        import tempfile
 
+        from django.conf import settings
+
+        from tests.redis_cluster import RedisClusterServers
+
+        with tempfile.TemporaryDirectory() as directory:
+            servers = RedisClusterServers(Path(directory))
+            try:
+                servers.start()
+                settings.VERIFY_REDIS_URL = servers.url  # verify picks its store again
+                run(args, "Redis Cluster, 3 masters")
+            finally:
+                servers.stop()
+
+
+def run(args, store: str):
     import redis
     from django.core.cache import cache
     from django.db import connection
@@ -152,7 +179,7 @@ def main():
 
     drf = timed(lambda i: APIKey.objects.is_valid(theirs[i % count]), min(args.calls, 2000))
 
-    print(f"keys: {count} (and {count} drf-api-key keys); calls: {args.calls}")
+    print(f"keys: {count} (and {count} drf-api-key keys); calls: {args.calls}; {store}")
     print(summary("verify, warm cache, limits on", warm))
     print(f"{'':<46} Redis round trips per warm call: {warm_round_trips:.2f}")
     print(summary("verify, cold cache (PostgreSQL), net of reset", cold_net))

@@ -1,4 +1,5 @@
-"""`/healthz`: database, cache and broker, each with its own verdict.
+"""`/healthz`: database, cache, broker and (when it is a deployment of its own) verify's
+Redis, each with its own verdict.
 
 The answer names only the exception class of a failed check: no URLs, hosts or
 credentials. The details go to the server log.
@@ -65,6 +66,14 @@ def _broker():
         conn.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT_SECONDS)
 
 
+def _verify_store():
+    # Verify keeps generations and rate counters in VERIFY_REDIS_URL when set: a broken
+    # verify store refuses every gateway call while the cache and broker look healthy.
+    from apikeys.keys.verification import store
+
+    store().client.ping()
+
+
 @never_cache
 @require_GET
 def healthz(request):
@@ -73,6 +82,8 @@ def healthz(request):
         "cache": _check("cache", _cache),
         "broker": _check("broker", _broker),
     }
+    if settings.VERIFY_REDIS_URL:
+        checks["verify_store"] = _check("verify_store", _verify_store)
     healthy = all(c["ok"] for c in checks.values())
     body = {"status": "ok" if healthy else "degraded", "checks": checks}
     if settings.DEBUG:

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 import apikeys.urls
 import privacy.urls
+import support.urls
 from accounts.views.signup import signup
 from console import health
 
@@ -13,6 +14,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include(privacy.urls.api_urlpatterns)),
     path("", include(apikeys.urls.api_urlpatterns)),
+    path("", include(support.urls.api_urlpatterns)),
 ]
 
 handler400 = "accounts.rest.bad_request"
@@ -30,4 +32,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("privacy.urls")),
     path("", include("apikeys.urls")),
+    path("", include(support.urls.urlpatterns)),
 ]

@@ -7,7 +7,7 @@ class PrivacyConfig(AppConfig):
 
     def ready(self):
         # allauth's sign-in and sign-up signals are its integration points for consent.
-        from accounts.emails import email_sent_hook_register
+        from accounts.emails import email_bulk_kind_register, email_sent_hook_register
         from accounts.services import WORKSPACE_HOOKS
         from privacy import auth_events  # noqa: F401
         from privacy.deletion import services as deletion
@@ -41,3 +41,4 @@ class PrivacyConfig(AppConfig):
         )
         email_sent_hook_register(deletion.RECEIPT_EMAIL_KIND, deletion.deletion_receipt_sent)
         email_sent_hook_register(policies.NOTICE_EMAIL_KIND, policies.policy_notice_sent)
+        email_bulk_kind_register(policies.NOTICE_EMAIL_KIND)

@@ -37,3 +37,16 @@ def user(db):
 @pytest.fixture
 def workspace(user):
     return WorkspaceFactory(owner=user)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A Redis Cluster of three masters (Debian's redis-server) for this test session."""
+    from tests.redis_cluster import RedisClusterServers
+
+    servers = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        servers.start()
+        yield servers
+    finally:
+        servers.stop()

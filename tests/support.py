@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 from django.test import Client
@@ -34,6 +35,46 @@ def admin_client_with_mfa(user) -> Client:
     session["account_authentication_methods_user"] = str(user.pk)
     session.save()
     return client
+
+
+def staff_role(name: str):
+    """The staff role's group with the permissions its migration grants; seeded again
+    when a transactional test's flush emptied the table (permissions come back on
+    their own after a flush, groups do not)."""
+    import pkgutil
+    from importlib import import_module
+
+    from django.contrib.auth.models import Group, Permission
+
+    import privacy.migrations
+
+    # Found by its name's end, so renumbering the migration changes nothing here.
+    [module] = [
+        m.name
+        for m in pkgutil.iter_modules(privacy.migrations.__path__)
+        if m.name.endswith("_staff_roles")
+    ]
+    roles = import_module(f"privacy.migrations.{module}").ROLES
+    group, created = Group.objects.get_or_create(name=name)
+    if created:
+        group.permissions.add(
+            *(
+                Permission.objects.get(
+                    content_type__app_label=app_label, content_type__model=model, codename=code
+                )
+                for app_label, model, code in roles[name]
+            )
+        )
+    return group
+
+
+def staff_member(*roles: str, **fields):
+    """A staff account in `roles`, created through the factory."""
+    from tests.factories import UserFactory
+
+    member = UserFactory(is_staff=True, **fields)
+    member.groups.add(*(staff_role(role) for role in roles))
+    return member
 
 
 def api_client_signed_in(user, *, reauthenticated_seconds_ago: float | None = 0):
@@ -75,7 +116,23 @@ def worker_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-class CeleryWorkers:
+class ChildProcesses:
+    """Processes a test started, each stopped by its PID (SIGKILL: a crash, not a
+    shutdown)."""
+
+    procs: list[subprocess.Popen]
+
+    def kill(self, proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            self.kill(proc)
+
+
+class CeleryWorkers(ChildProcesses):
     """Real `celery -A console worker` processes on the test database and a broker of
     their own, each logging to `tmp_path` and stopped by its PID."""
 
@@ -86,7 +143,8 @@ class CeleryWorkers:
         self.env = env or {}
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, **env_overrides) -> subprocess.Popen:
+    def start(self, *, queues: str | None = None, **env_overrides) -> subprocess.Popen:
+        """Start a worker on the comma-separated `queues`, or on every queue if None."""
         from django.conf import settings
 
         env = {
@@ -117,6 +175,7 @@ class CeleryWorkers:
                 "--without-heartbeat",
                 f"--hostname={self.name}-{len(self.procs)}@%h",
                 "--loglevel=INFO",
+                *([f"--queues={queues}"] if queues else []),
             ],
             cwd=settings.BASE_DIR,
             env=env,
@@ -126,14 +185,52 @@ class CeleryWorkers:
         self.procs.append(proc)
         return proc
 
-    def kill(self, proc: subprocess.Popen) -> None:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            self.kill(proc)
+HOLD_LOCK = """
+import time
+from accounts.jobs import job_lock
+with job_lock({name!r}) as taken:
+    print("taken" if taken else "busy", flush=True)
+    time.sleep(600)
+"""
+
+
+class LockHolder(ChildProcesses):
+    """Processes holding a job lock (`accounts.jobs.job_lock`) until killed by their PID,
+    as a worker running that job would; `env` points them at the database."""
+
+    def __init__(self, tmp_path, env: dict):
+        self.tmp_path = tmp_path
+        self.env = {**os.environ, **env}
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, name: str) -> subprocess.Popen:
+        from django.conf import settings
+
+        out = self.tmp_path / f"holder{len(self.procs)}.out"
+        with out.open("w") as stdout:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "shell",
+                    "--no-imports",
+                    "-c",
+                    HOLD_LOCK.format(name=name),
+                ],
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+            )
+        self.procs.append(proc)
+
+        def said():
+            assert proc.poll() is None, out.read_text()
+            return {"taken", "busy"} & set(out.read_text().split())
+
+        assert wait_for(said, 60, "the holder to try the lock") == {"taken"}
+        return proc
 
 
 def broker_send(broker_url: str, name: str, **kwargs) -> None:
@@ -142,6 +239,23 @@ def broker_send(broker_url: str, name: str, **kwargs) -> None:
 
     with app.connection_for_write(broker_url) as conn:
         app.send_task(name, kwargs=kwargs, connection=conn)
+
+
+@contextmanager
+def jobs_published_to(monkeypatch, broker_url: str):
+    """Publish the jobs services start on commit to the broker at `broker_url`, routed by
+    their task as `.delay()` routes them in production, instead of running them eagerly."""
+    from accounts import jobs
+    from console.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    with app.connection_for_write(broker_url) as conn:
+
+        def publish(name: str, /, **kwargs) -> None:
+            jobs.job_task(name).apply_async(kwargs=kwargs, connection=conn)
+
+        monkeypatch.setattr(jobs, "job_start", publish)
+        yield
 
 
 def wait_for(predicate, timeout: float, what: str):

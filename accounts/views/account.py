@@ -35,12 +35,19 @@ ACTION_LABELS = {
     Action.PROFILE_UPDATED: "Profile updated",
     Action.PREFERENCES_UPDATED: "Communication preferences updated",
     Action.SESSION_ENDED: "Session signed out",
+    Action.SESSIONS_ENDED_BY_STAFF: "All sessions signed out by our security team",
     Action.USER_DEACTIVATED: "Account deactivated",
     Action.USER_REACTIVATED: "Account reactivated",
+    Action.STAFF_ROLES_CHANGED: "Staff roles changed",
 }
 
 # Events shown with a warning badge: worth a second look if it was not you.
-ATTENTION_ACTIONS = {Action.LOGIN_FAILED, Action.MFA_DEACTIVATED, Action.USER_DEACTIVATED}
+ATTENTION_ACTIONS = {
+    Action.LOGIN_FAILED,
+    Action.MFA_DEACTIVATED,
+    Action.USER_DEACTIVATED,
+    Action.SESSIONS_ENDED_BY_STAFF,
+}
 
 
 def _add_domain_errors(form, error: DomainError) -> None:

@@ -15,7 +15,6 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,6 +33,7 @@ from accounts.forms.workspaces import (
     WorkspaceSettingsForm,
     WorkspaceTransferForm,
 )
+from accounts.paging import page_without_count
 from accounts.permissions import ROLE_PERMISSIONS, Perm, Role, role_can_assign
 from accounts.selectors import (
     audit_events_for_workspace,
@@ -62,8 +62,14 @@ def workspace_page(permission: str):
                 )
             except NotFound:
                 raise Http404("No such workspace.") from None
-            if request.method == "GET":
+            # Written only when it changes: a session saved on every page view costs a
+            # database write per request.
+            if request.method == "GET" and request.session.get(SESSION_WORKSPACE_KEY) != str(
+                workspace.pk
+            ):
                 request.session[SESSION_WORKSPACE_KEY] = str(workspace.pk)
+            # The navigation shows this membership without reading it again.
+            request.workspace_membership = workspace.membership
             return view(request, workspace, *args, **kwargs)
 
         wrapper.workspace_permission = permission
@@ -418,7 +424,7 @@ def workspace_audit(request, workspace):
     form, events = _audit_filter(request, workspace)
     page = None
     if events is not None:
-        page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+        page = page_without_count(events, request.GET.get("page"), AUDIT_PAGE_SIZE)
     query = {k: v for k, v in request.GET.items() if k != "page" and v}
     return render(
         request,

@@ -67,7 +67,9 @@ def api_key_can_manage(*, api_key: ApiKey, role: str | None, user_id) -> bool:
 
 def _require_manage(api_key: ApiKey, actor: User, *, by_staff: bool = False) -> None:
     if by_staff:
-        if not getattr(actor, "is_staff", False):
+        # Staff revoke through the admin; the role that may is the one holding the
+        # change permission (Security), checked here too so no other path skips it.
+        if not (getattr(actor, "is_staff", False) and actor.has_perm("apikeys.change_apikey")):
             raise NotFound()
         return
     membership = _membership(api_key.workspace_id, actor)
@@ -516,15 +518,18 @@ def api_key_delete(*, api_key: ApiKey, actor: User) -> None:
 
 
 @transaction.atomic
-def api_key_report_leaked(*, key: str, source: str = "") -> None:
+def api_key_report_leaked(
+    *, key: str, source: str = "", actor: User | None = None
+) -> ApiKey | None:
     """Revoke a reported key if it is real and active, and tell the workspace owners.
 
-    Returns nothing either way, so the caller can answer every report the same.
+    Return the key revoked, or None. The public endpoint answers every report the same
+    whatever this returns; staff filing a report they received (`actor`) see the outcome.
     """
     try:
         parsed = keys.parse(key)
     except keys.MalformedKey:
-        return
+        return None
     api_key = (
         ApiKey.objects.select_for_update()
         .select_related("workspace")
@@ -532,7 +537,7 @@ def api_key_report_leaked(*, key: str, source: str = "") -> None:
         .first()
     )
     if api_key is None:
-        return
+        return None
     now = timezone.now()
     matches_current = keys.secret_matches(
         parsed.secret, stored_hash=api_key.secret_hash, pepper_id=api_key.pepper_id
@@ -547,17 +552,17 @@ def api_key_report_leaked(*, key: str, source: str = "") -> None:
         )
     )
     if not (matches_current or matches_previous):
-        return
+        return None
     if not _revoke(api_key, reason="leaked", now=now):
-        return
+        return None
     api_key.save(
         update_fields=["revoked_at", "revoked_reason", "previous_secret_expires_at", "updated_at"]
     )
     _audit(
         Action.API_KEY_LEAK_REPORTED,
         api_key=api_key,
-        actor=None,
-        metadata={"source": (source or "")[:100], "revoked": True},
+        actor=actor,
+        metadata={"source": (source or "")[:100], "revoked": True, "by_staff": actor is not None},
     )
     api_key_cache_invalidate(public_ids=[api_key.public_id])
     owners = list(
@@ -580,6 +585,7 @@ def api_key_report_leaked(*, key: str, source: str = "") -> None:
                 "source": (source or "")[:100],
             },
         )
+    return api_key
 
 
 def api_key_expiry_notices_send(*, now: datetime | None = None) -> int:

@@ -30,7 +30,11 @@ path builds its answer dictionaries only when someone reads them.
 
 Two stores hold the generations, counters and last-used buffer:
 
-- Redis (the default cache is django-redis): shared by every process; production.
+- Redis: VERIFY_REDIS_URL (one server, or a Redis Cluster with `redis+cluster://`), else
+  the default cache when it is django-redis; shared by every process; production. Every
+  name carries the hash tag of its key's shard (`shard_tag`), so everything one call
+  touches is one slot on one node of a cluster, and the scripts declare every key they
+  touch; the last-used buffer is a hash per shard, drained shard by shard.
 - Embedded mode (any other cache, e.g. the local-memory cache `make run` uses without
   REDIS_URL): the same checks and counters kept in that cache, made atomic by a lock in
   this process. It serves one web process: limits are per process, changes made by
@@ -46,6 +50,7 @@ import ipaddress
 import json
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -80,6 +85,12 @@ RECORD_TTL_SECONDS = 300
 NEGATIVE_TTL_SECONDS = 60
 GENERATION_TTL_SECONDS = 7 * 24 * 3600
 LOCAL_CACHE_MAX = 20_000
+# Every Redis key one verify touches carries the hash tag of its API key's shard, chosen
+# by the key's public id: on a Redis Cluster a call is one slot on one node. The
+# last-used buffer has one hash per shard, so no single key is written by every call;
+# the flush drains them all. Changing the count renames every key (each warm record is
+# then reloaded once, and the last minute's buffered last-used times are not written).
+SHARDS = 256
 EMBEDDED_FLUSH_SECONDS = 60
 # The function that writes the last-used buffer to the database (a service, which sits
 # above this module), registered by the app at start-up: apikeys.apps.
@@ -128,6 +139,10 @@ class KeyRecord:
     previous_digest: bytes = b""
     id_text: str = ""
     limit_arg: str = ""
+    tag: str = ""
+    # The valid answer's JSON around its "remaining" object, built on first use.
+    answer_head: str = ""
+    answer_tail: str = ""
 
     def __post_init__(self):
         self.networks = tuple(ipaddress.ip_network(cidr, strict=False) for cidr in self.allowed_ips)
@@ -136,9 +151,18 @@ class KeyRecord:
         self.previous_digest = _digest(self.previous_secret_hash)
         self.id_text = str(self.id)
         self.limit_arg = f"{self.rpm or 0} {self.tpm or 0} {self.budget or 0}"
+        self.tag = shard_tag(self.public_id)
 
     def to_json(self) -> str:
         return json.dumps([getattr(self, name) for name in _STORED], separators=(",", ":"))
+
+    def answer_parts(self) -> tuple[str, str]:
+        """Return the valid answer's JSON before and after its "remaining" object."""
+        if not self.answer_head:
+            # No field of a record holds NUL, so the marker's JSON occurs only once.
+            parts = _dumps(_valid_answer(self, remaining=_MARK)).split(_dumps(_MARK))
+            self.answer_head, self.answer_tail = parts
+        return self.answer_head, self.answer_tail
 
     @classmethod
     def from_json(cls, raw) -> KeyRecord | None:
@@ -246,17 +270,50 @@ class VerifyResult:
             if self.retry_after is not None:
                 body["retry_after"] = self.retry_after
             return body
-        return {
-            "valid": True,
-            "code": VALID,
-            "key_id": self.key_id,
-            "workspace_id": self.workspace_id,
-            "environment": self.environment,
-            "scopes": self.scopes,
-            "limits": self.limits,
-            "remaining": self.remaining,
-            "data_handling": self.data_handling,
-        }
+        return _valid_answer(self._record, remaining=self.remaining)
+
+    def as_json(self) -> str:
+        """Return `as_dict()` serialised compactly, from parts prepared once per record."""
+        if not self.valid:
+            if self.retry_after is None:
+                return _REFUSAL_JSON[self.code]
+            return _dumps(self.as_dict())
+        head, tail = self._record.answer_parts()
+        reply = self._reply
+        return (
+            f'{head}{{"requests":{_json_count(reply[1])},"tokens":{_json_count(reply[2])},'
+            f'"budget_tokens":{_json_count(reply[3])},'
+            f'"window_reset_seconds":{int(reply[4])}}}{tail}'
+        )
+
+
+def _valid_answer(record: KeyRecord, *, remaining) -> dict:
+    return {
+        "valid": True,
+        "code": VALID,
+        "key_id": record.public_id,
+        "workspace_id": record.workspace_id,
+        "environment": record.environment,
+        "scopes": list(record.scopes),
+        "limits": {
+            "max_tokens_per_request": record.max_tokens,
+            "requests_per_minute": record.rpm,
+            "tokens_per_minute": record.tpm,
+            "monthly_token_budget": record.budget,
+        },
+        "remaining": remaining,
+        "data_handling": {
+            "zero_data_retention": record.zero_data_retention,
+            "training_opt_out": record.training_opt_out,
+        },
+    }
+
+
+_MARK = "\x00remaining\x00"
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _none_if_unlimited(value) -> int | None:
@@ -264,8 +321,14 @@ def _none_if_unlimited(value) -> int | None:
     return None if value < 0 else value
 
 
+def _json_count(value) -> str:
+    value = int(value)
+    return "null" if value < 0 else str(value)
+
+
 # Refusals without a retry time are the same every time; share one of each.
 _REFUSALS = {code: VerifyResult(valid=False, code=code) for code in CODES}
+_REFUSAL_JSON = {code: _dumps(result.as_dict()) for code, result in _REFUSALS.items()}
 
 
 def _refusal(code: str, retry_after: int | None = None) -> VerifyResult:
@@ -336,18 +399,24 @@ if budget > 0 then b = budget - used_b end
 return {1, r, t, b, reset}
 """.replace("GEN_TTL", str(GENERATION_TTL_SECONDS))
 
-# Raise generations to the database's values (never lower them) and drop the stored
-# records. KEYS: pairs (generation, record); ARGV: one generation per pair.
+# Raise a key's generation to the database's value (never lower it) and drop its stored
+# record. KEYS: 1 generation, 2 record; ARGV: 1 generation.
 _RAISE_LUA = """
-for i = 1, #ARGV do
-  local gen = redis.call('GET', KEYS[2 * i - 1])
-  if not gen or tonumber(gen) < tonumber(ARGV[i]) then
-    redis.call('SET', KEYS[2 * i - 1], ARGV[i], 'EX', GEN_TTL)
-  end
-  redis.call('DEL', KEYS[2 * i])
+local gen = redis.call('GET', KEYS[1])
+if not gen or tonumber(gen) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', GEN_TTL)
 end
+redis.call('DEL', KEYS[2])
 return 1
 """.replace("GEN_TTL", str(GENERATION_TTL_SECONDS))
+
+# Take one shard of the last-used buffer: read it and delete it atomically (verifies
+# meanwhile start a new one). KEYS: 1 the shard's hash.
+_TAKE_LUA = """
+local entries = redis.call('HGETALL', KEYS[1])
+if #entries > 0 then redis.call('DEL', KEYS[1]) end
+return entries
+"""
 
 # Store a fresh record (a refusal's path, which runs no limits script): raise a missing
 # or lower generation to the record's, then store the record if its generation is the
@@ -369,13 +438,20 @@ def _sha(script: str) -> str:
 
 
 _LUA_SHA = _sha(_LUA)
-_SCRIPTS = {_LUA_SHA: _LUA, _sha(_RAISE_LUA): _RAISE_LUA, _sha(_SEED_LUA): _SEED_LUA}
 _RAISE_SHA = _sha(_RAISE_LUA)
 _SEED_SHA = _sha(_SEED_LUA)
+_TAKE_SHA = _sha(_TAKE_LUA)
+_SCRIPTS = {
+    _LUA_SHA: _LUA,
+    _RAISE_SHA: _RAISE_LUA,
+    _SEED_SHA: _SEED_LUA,
+    _TAKE_SHA: _TAKE_LUA,
+}
 
 
 class RedisStore:
-    """Generations, records, counters and the last-used buffer in Redis (all processes)."""
+    """Generations, records, counters and the last-used buffer in Redis (all processes):
+    one server, or a Redis Cluster (redis-py's client follows MOVED and ASK redirects)."""
 
     embedded = False
     prefix = ""
@@ -418,32 +494,46 @@ class RedisStore:
             [gen, record_json, RECORD_TTL_SECONDS],
         )
 
+    def _run_many(self, calls) -> list:
+        """Run (sha, keys, args) scripts in one pipeline: one round trip on one server,
+        one per node on a cluster."""
+        from redis.exceptions import NoScriptError
+
+        def pipeline():
+            pipe = self.client.pipeline(transaction=False)
+            for sha, script_keys, args in calls:
+                pipe.execute_command("EVALSHA", sha, len(script_keys), *script_keys, *args)
+            return pipe
+
+        try:
+            return pipeline().execute()
+        except NoScriptError:
+            # Every script here may run twice: it raises, deletes or takes.
+            for sha in {sha for sha, _keys, _args in calls}:
+                self.client.script_load(_SCRIPTS[sha])
+            return pipeline().execute()
+
     def bump(self, generations: dict[str, int]) -> None:
         """Raise each key's generation to the database's (never lower) and drop its record."""
         items = list(generations.items())
         for start in range(0, len(items), 500):
-            chunk = items[start : start + 500]
-            script_keys = []
-            for public_id, _gen in chunk:
-                script_keys += [gen_key(public_id), record_key(public_id)]
-            self._run(_RAISE_SHA, script_keys, [int(gen) for _public_id, gen in chunk])
+            self._run_many(
+                [
+                    (_RAISE_SHA, [gen_key(public_id), record_key(public_id)], [int(gen)])
+                    for public_id, gen in items[start : start + 500]
+                ]
+            )
 
     def last_used_take(self, previous: bool) -> dict[str, str]:
-        """Take the whole buffer atomically (verifies meanwhile start a new one)."""
-        from redis.exceptions import ResponseError
-
-        source = last_used_key(previous)
-        claim = f"{source}:flush:{time.time()}"
-        try:
-            self.client.rename(source, claim)
-        except ResponseError as exc:
-            # An empty buffer does not exist; nothing to take.
-            if "no such key" in str(exc).lower():
-                return {}
-            raise
-        entries = self.client.hgetall(claim)
-        self.client.delete(claim)
-        return {_text(key): _text(value) for key, value in entries.items()}
+        """Take every shard of the buffer, each atomically (verifies meanwhile start anew)."""
+        replies = self._run_many(
+            [(_TAKE_SHA, [last_used_key(shard, previous)], []) for shard in range(SHARDS)]
+        )
+        taken = {}
+        for entries in replies:
+            for i in range(0, len(entries), 2):
+                taken[_text(entries[i])] = _text(entries[i + 1])
+        return taken
 
     def count(self, key: str, ttl: int) -> int:
         """Add one to a counter that starts a `ttl` window on its first count."""
@@ -558,10 +648,13 @@ class EmbeddedStore:
                 self.cache.delete(record_key(public_id))
 
     def last_used_take(self, previous: bool) -> dict[str, str]:
+        names = [last_used_key(shard, previous) for shard in range(SHARDS)]
+        taken: dict[str, str] = {}
         with _embedded_lock:
-            buffer = self.cache.get(last_used_key(previous)) or {}
-            self.cache.delete(last_used_key(previous))
-        return buffer
+            for buffer in self.cache.get_many(names).values():
+                taken.update(buffer)
+            self.cache.delete_many(names)
+        return taken
 
     def count(self, key: str, ttl: int) -> int:
         with _embedded_lock:
@@ -594,17 +687,21 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-_state: dict = {"conf": None, "store": None}
+_state: dict = {"conf": None, "url": None, "store": None}
 _local: dict[str, tuple[KeyRecord | None, float]] = {}
 
 
 def store() -> RedisStore | EmbeddedStore:
-    """Return the store for the current default cache (chosen again when it changes)."""
+    """Return the store: VERIFY_REDIS_URL when set, else the default cache (chosen again
+    when either changes)."""
     conf = settings.CACHES["default"]
+    url = settings.VERIFY_REDIS_URL
     current = _state["store"]
-    if current is not None and _state["conf"] is conf:
+    if current is not None and _state["conf"] is conf and _state["url"] == url:
         return current
-    if conf.get("BACKEND", "").startswith("django_redis."):
+    if url:
+        current = RedisStore(redis_client_for(url))
+    elif conf.get("BACKEND", "").startswith("django_redis."):
         # redis-py's connection pool notices a fork and reconnects in the child.
         from django_redis import get_redis_connection
 
@@ -617,8 +714,23 @@ def store() -> RedisStore | EmbeddedStore:
     current.prefix = f"{conf.get('KEY_PREFIX', '')}:ak:"
     _local.clear()
     _state["conf"] = conf
+    _state["url"] = url
     _state["store"] = current
     return current
+
+
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
+def redis_client_for(url: str):
+    """Return a client for `url`: `redis+cluster://host:port` (or `rediss+cluster://`)
+    is a Redis Cluster reached through any of its nodes, anything else one server."""
+    import redis
+    from redis.cluster import RedisCluster
+
+    if url.startswith(CLUSTER_SCHEMES):
+        return RedisCluster.from_url(url.replace("+cluster", "", 1))
+    return redis.Redis.from_url(url)
 
 
 def redis_client():
@@ -633,23 +745,35 @@ def key_prefix() -> str:
     return f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:ak:"
 
 
-# Named apart from the counters of earlier versions ("gen:", "rec:"), which counted
-# from 1 in Redis alone and must not be mistaken for the database's generations.
+def shard_of(public_id: str) -> int:
+    """Return the shard of a key: its slot on a cluster and its last-used buffer."""
+    return zlib.crc32(public_id.encode()) % SHARDS
+
+
+def shard_tag(public_id: str) -> str:
+    """Return the hash tag every Redis key of this API key carries."""
+    return f"{{s{shard_of(public_id)}}}"
+
+
+# Every name starts with the key prefix and the shard's hash tag (the first "{...}" of
+# a name decides its cluster slot); verify() builds the same names inline. Named apart
+# from the counters of earlier versions, which counted from 1 in Redis alone and must
+# not be mistaken for the database's generations.
 def gen_key(public_id: str) -> str:
-    return f"{key_prefix()}generation:{public_id}"
+    return f"{key_prefix()}{shard_tag(public_id)}:generation:{public_id}"
 
 
 def record_key(public_id: str) -> str:
-    return f"{key_prefix()}record:{public_id}"
+    return f"{key_prefix()}{shard_tag(public_id)}:record:{public_id}"
 
 
-def last_used_key(previous: bool = False) -> str:
-    return f"{key_prefix()}{'lup' if previous else 'lu'}"
+def last_used_key(shard: int, previous: bool = False) -> str:
+    return f"{key_prefix()}{{s{shard}}}:{'lup' if previous else 'lu'}"
 
 
-def budget_key(key_id: int, *, at: datetime | None = None) -> str:
+def budget_key(public_id: str, key_id: int, *, at: datetime | None = None) -> str:
     at = at or datetime.fromtimestamp(time.time(), tz=UTC)
-    return f"{key_prefix()}bud:{key_id}:{at:%Y%m}"
+    return f"{key_prefix()}{shard_tag(public_id)}:bud:{key_id}:{at:%Y%m}"
 
 
 def local_cache_clear(public_id: str | None = None) -> None:
@@ -940,16 +1064,16 @@ def verify(
         window_reset = WINDOW_SECONDS - second % WINDOW_SECONDS
         window = second // WINDOW_SECONDS
         month = _month_of(now)
-        prefix = current.prefix
+        base = f"{current.prefix}{record.tag}:"
         key_id = record.id_text
         script_keys = [
-            f"{prefix}generation:{public_id}",
-            f"{prefix}win:{key_id}:{window}",
-            f"{prefix}bud:{key_id}:{month[2]}",
-            f"{prefix}lu",
+            f"{base}generation:{public_id}",
+            f"{base}win:{key_id}:{window}",
+            f"{base}bud:{key_id}:{month[2]}",
+            f"{base}lu",
         ]
         if previous:
-            script_keys.append(f"{prefix}lup")
+            script_keys.append(f"{base}lup")
         args = [
             record.gen,
             record.limit_arg,
@@ -961,7 +1085,7 @@ def verify(
             "1" if previous else "0",
         ]
         if pending is not None:
-            script_keys.append(f"{prefix}record:{public_id}")
+            script_keys.append(f"{base}record:{public_id}")
             args.append(pending)
             args.append(RECORD_TTL_SECONDS)
         reply = current.admit(script_keys, args)
@@ -985,6 +1109,6 @@ def verify(
     return _REFUSALS[UNKNOWN]
 
 
-def budget_used(*, key_id: int) -> int:
+def budget_used(*, public_id: str, key_id: int) -> int:
     """Return the tokens counted against a key's budget this month."""
-    return store().read_int(budget_key(key_id))
+    return store().read_int(budget_key(public_id, key_id))

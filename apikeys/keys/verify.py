@@ -101,7 +101,7 @@ def verify_endpoint(request):
         max_tokens=max_tokens,
         estimated_tokens=estimated,
     )
-    response = HttpResponse(json.dumps(result.as_dict(), separators=(",", ":")), content_type=_JSON)
+    response = HttpResponse(result.as_json(), content_type=_JSON)
     response["Cache-Control"] = "no-store"
     if result.retry_after is not None:
         response["Retry-After"] = str(result.retry_after)

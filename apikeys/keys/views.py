@@ -6,16 +6,19 @@ redirected, and marked `no-store`); it is never kept in the session or the datab
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.errors import DomainError, NotFound
+from accounts.paging import page_without_count
 from accounts.permissions import ROLE_PERMISSIONS, Perm
 from accounts.views.workspaces import workspace_page
 from apikeys.keys import selectors, services
@@ -29,6 +32,8 @@ from apikeys.keys.services import api_key_can_manage
 from apikeys.keys.tokens import Environment
 
 PAGE_SIZE = 50
+# A key not used for this long is marked unused (ApiKey.is_unused).
+UNUSED_AFTER = timedelta(days=90)
 # The usage engineer's per-key chart; the detail page includes it when it exists.
 USAGE_PANEL_TEMPLATE = "apikeys/usage_key_panel.html"
 
@@ -80,16 +85,39 @@ def apikey_list(request, workspace):
         status=filters.get("status", ""),
         sort=filters.get("sort", ""),
     )
-    page = Paginator(keys, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_without_count(keys, request.GET.get("page"), PAGE_SIZE)
     role = workspace.membership.role
-    rows = [
-        {
-            "key": key,
-            "can_manage": api_key_can_manage(api_key=key, role=role, user_id=request.user.pk),
-        }
-        for key in page.object_list
-    ]
-    context = {**_base_context(workspace), "form": form, "page": page, "rows": rows}
+    # What each row shows, worked out once here rather than by template tags per row.
+    now = timezone.now()
+    unused_before = now - UNUSED_AFTER
+    rows = []
+    for key in page.object_list:
+        if key.revoked_at is not None:
+            status = "revoked"
+        elif key.expires_at is not None and key.expires_at <= now:
+            status = "expired"
+        else:
+            status = "active"
+        grace = key.previous_secret_expires_at
+        rows.append(
+            {
+                "key": key,
+                "status": status,
+                "grace_until": grace if status != "revoked" and grace and grace > now else None,
+                "unused": status == "active"
+                and (key.last_used_at or key.created_at) <= unused_before,
+                "can_manage": api_key_can_manage(api_key=key, role=role, user_id=request.user.pk),
+            }
+        )
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    context = {
+        **_base_context(workspace),
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "page_query": filters.urlencode(),
+    }
     return render(request, "apikeys/key_list.html", context)
 
 

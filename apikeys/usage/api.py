@@ -320,15 +320,16 @@ class UsageRowOutputSerializer(serializers.Serializer):
     blocked = serializers.IntegerField(help_text="Requests the moderation blocked.")
 
 
-_READERS = {
-    "day": usage_selectors.usage_by_day,
-    "key": usage_selectors.usage_by_key,
-    "model": usage_selectors.usage_by_model,
-}
+_READERS = {"day": usage_selectors.usage_by_day, "model": usage_selectors.usage_by_model}
 
 
 class WorkspaceUsageView(GenericAPIView):
-    """Usage of a workspace per day, key or model (UTC days; today is live)."""
+    """Usage of a workspace per day, key or model (UTC days; today is kept current).
+
+    Per day: every day of the range, oldest first. Per key: the workspace's keys by name
+    (keys without usage in the range included, keys deleted before it left out). Per
+    model: the models with usage, busiest first.
+    """
 
     serializer_class = UsageRowOutputSerializer
     # Management API keys with this scope may read their own workspace's usage.
@@ -357,6 +358,10 @@ class WorkspaceUsageView(GenericAPIView):
         },
         tags=["usage"],
         summary="Usage per day, key or model",
+        description="Per day: every day of the range, oldest first. Per key: the workspace's "
+        "keys by name, keys without usage in the range included and keys deleted before it "
+        "left out. Per model: the models with usage, busiest first. Figures are kept current "
+        "as usage is reported, today's included.",
     )
     def get(self, request, workspace_id):
         workspace = workspace_get_for_user(
@@ -372,8 +377,16 @@ class WorkspaceUsageView(GenericAPIView):
         query = usage_selectors.UsageQuery(
             start=data["start"], end=data["end"], api_key=api_key, model=data.get("model", "")
         )
-        rows = _READERS[data["group_by"]](workspace=workspace, query=query)
         if data["group_by"] == "key":
-            rows = [{k: v for k, v in row.items() if k != "key_deleted"} for row in rows]
-        page = self.paginate_queryset(rows)
+            # Pages of keys by name, each summed on its own: the cost of a page does not
+            # grow with the number of keys.
+            keys = self.paginate_queryset(
+                usage_selectors.usage_keys_for_range(workspace=workspace, query=query)
+            )
+            rows = usage_selectors.usage_by_key(workspace=workspace, query=query, keys=keys)
+            page = [{k: v for k, v in row.items() if k != "key_deleted"} for row in rows]
+        else:
+            page = self.paginate_queryset(
+                _READERS[data["group_by"]](workspace=workspace, query=query)
+            )
         return self.get_paginated_response(UsageRowOutputSerializer(page, many=True).data)

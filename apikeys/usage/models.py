@@ -70,7 +70,21 @@ class UsageRecord(models.Model):
         return self.request_id
 
 
-class UsageDailyRollup(models.Model):
+class RollupMetrics(models.Model):
+    """What every rollup row counts: requests, tokens, errors and moderation outcomes."""
+
+    requests = models.PositiveBigIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    flagged = models.PositiveBigIntegerField(default=0)
+    blocked = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class UsageDailyRollup(RollupMetrics):
     """Requests and tokens per workspace, key, model and day. Holds no personal data."""
 
     workspace = models.ForeignKey(
@@ -81,12 +95,6 @@ class UsageDailyRollup(models.Model):
     )
     day = models.DateField()
     model = models.CharField(max_length=64)
-    requests = models.PositiveBigIntegerField(default=0)
-    input_tokens = models.PositiveBigIntegerField(default=0)
-    output_tokens = models.PositiveBigIntegerField(default=0)
-    errors = models.PositiveBigIntegerField(default=0)
-    flagged = models.PositiveBigIntegerField(default=0)
-    blocked = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-day"]
@@ -96,6 +104,32 @@ class UsageDailyRollup(models.Model):
             )
         ]
         indexes = [models.Index(fields=["workspace", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model}"
+
+
+class UsageWorkspaceDailyRollup(RollupMetrics):
+    """Requests and tokens per workspace, model and day: the workspace-wide figures of the
+    usage page, whose cost must not grow with the number of keys. Holds no personal data.
+
+    Kept current like `UsageDailyRollup`: added to as each batch of events is stored and
+    recomputed with it from the raw records.
+    """
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    day = models.DateField()
+    model = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "day", "model"], name="usage_workspace_rollup_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.model}"

@@ -1,7 +1,7 @@
 """Time partitions of the usage table on PostgreSQL, kept by pg_partman.
 
 The table is range-partitioned by `occurred_at`, one partition per UTC day (migration
-apikeys 0005). pg_partman (Debian's `postgresql-15-partman`) creates the partitions
+apikeys 0006). pg_partman (Debian's `postgresql-15-partman`) creates the partitions
 ahead of time and the default partition; beat runs its maintenance hourly through
 `usage_partitions_maintain`, which also alerts staff when the default partition holds
 rows. It should always be empty: ingestion refuses events older than

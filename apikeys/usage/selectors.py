@@ -1,8 +1,11 @@
 """Usage reads. Callers resolve the workspace with `workspace_get_for_user` first; every
 query here filters by that workspace.
 
-Past days come from the daily rollups (they outlive the raw records); today comes live
-from the raw records, which the rollup task has not finished with yet.
+Every figure comes from the daily rollups, which ingestion keeps current (today
+included) and which outlive the raw records. Workspace-wide figures read the
+workspace rollup (one row per day and model), and per-key figures read the per-key
+rollup of a page of keys at a time, so that no page costs more with more keys or more
+requests.
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts.errors import NotFound
 from accounts.models import Workspace
 from apikeys.keys.models import ApiKey
-from apikeys.usage.models import Moderation, UsageDailyRollup, UsageRecord
+from apikeys.usage.models import UsageDailyRollup, UsageWorkspaceDailyRollup
 from apikeys.usage.services import utc_day_bounds
 
 METRICS = ("requests", "input_tokens", "output_tokens", "errors", "flagged", "blocked")
@@ -54,82 +57,39 @@ def usage_key_get(*, workspace: Workspace, public_id: str) -> ApiKey:
     return api_key
 
 
-def usage_keys_for_filter(*, workspace: Workspace):
-    """Keys to offer in the key filter: the workspace's visible keys."""
-    return ApiKey.objects.visible().for_workspace(workspace).order_by("name", "public_id")
-
-
 def usage_models_for_filter(*, workspace: Workspace, since: dt.date) -> list[str]:
     """Model names with usage in the workspace since `since`, for the model filter."""
-    names = set(
-        UsageDailyRollup.objects.filter(workspace=workspace, day__gte=since)
+    return list(
+        UsageWorkspaceDailyRollup.objects.filter(workspace=workspace, day__gte=since)
+        .order_by("model")
         .values_list("model", flat=True)
         .distinct()
     )
-    start, end = utc_day_bounds(utc_today())
-    names.update(
-        UsageRecord.objects.filter(workspace=workspace, occurred_at__gte=start, occurred_at__lt=end)
-        .order_by()
-        .values_list("model", flat=True)
-        .distinct()
-    )
-    return sorted(names)
 
 
 def _rollup_aggregates() -> dict:
     return {f"n_{metric}": Sum(metric) for metric in METRICS}
 
 
-def _raw_aggregates() -> dict:
-    return {
-        "n_requests": Count("id"),
-        "n_input_tokens": Sum("input_tokens"),
-        "n_output_tokens": Sum("output_tokens"),
-        "n_errors": Count("id", filter=Q(status__gte=400)),
-        "n_flagged": Count("id", filter=Q(moderation=Moderation.FLAGGED)),
-        "n_blocked": Count("id", filter=Q(moderation=Moderation.BLOCKED)),
-    }
-
-
-def _grouped(*, workspace: Workspace, query: UsageQuery, group_by: str) -> dict:
-    """Sum the metrics per group value over rollups (past days) and raw records (today)."""
-    field = GROUP_BY_FIELDS[group_by]
-    today = utc_today()
-    groups: dict = {}
-
-    def add(value, row: dict) -> None:
-        totals = groups.setdefault(value, dict.fromkeys(METRICS, 0))
-        for metric in METRICS:
-            totals[metric] += row[f"n_{metric}"] or 0
-
-    last_rolled_day = min(query.end, today - dt.timedelta(days=1))
-    if query.start <= last_rolled_day:
-        rollups = UsageDailyRollup.objects.filter(
-            workspace=workspace, day__gte=query.start, day__lte=last_rolled_day
-        )
+def _rollups(*, workspace: Workspace, query: UsageQuery, per_key: bool = False):
+    """The rollup rows of the query: workspace-wide unless a key is filtered on or asked."""
+    if query.api_key is None and not per_key:
+        rows = UsageWorkspaceDailyRollup.objects.filter(workspace=workspace)
+    else:
+        rows = UsageDailyRollup.objects.filter(workspace=workspace)
         if query.api_key is not None:
-            rollups = rollups.filter(api_key=query.api_key)
-        if query.model:
-            rollups = rollups.filter(model=query.model)
-        for row in rollups.order_by().values(field).annotate(**_rollup_aggregates()):
-            add(row[field], row)
+            rows = rows.filter(api_key=query.api_key)
+    rows = rows.filter(day__gte=query.start, day__lte=query.end)
+    if query.model:
+        rows = rows.filter(model=query.model)
+    return rows.order_by()
 
-    if query.start <= today <= query.end:
-        start, end = utc_day_bounds(today)
-        records = UsageRecord.objects.filter(
-            workspace=workspace, occurred_at__gte=start, occurred_at__lt=end
-        )
-        if query.api_key is not None:
-            records = records.filter(api_key=query.api_key)
-        if query.model:
-            records = records.filter(model=query.model)
-        if group_by == "day":
-            row = records.order_by().aggregate(**_raw_aggregates())
-            if row["n_requests"]:
-                add(today, row)
-        else:
-            for row in records.order_by().values(field).annotate(**_raw_aggregates()):
-                add(row[field], row)
+
+def _grouped(rows, field: str) -> dict:
+    """Sum the metrics of rollup rows per value of `field`."""
+    groups = {}
+    for row in rows.values(field).annotate(**_rollup_aggregates()):
+        groups[row[field]] = {metric: row[f"n_{metric}"] or 0 for metric in METRICS}
     return groups
 
 
@@ -142,40 +102,51 @@ def _days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
 
 def usage_by_day(*, workspace: Workspace, query: UsageQuery) -> list[dict]:
     """Return one row per day of the range, days without usage included (as zeros)."""
-    groups = _grouped(workspace=workspace, query=query, group_by="day")
+    groups = _grouped(_rollups(workspace=workspace, query=query), "day")
     zero = dict.fromkeys(METRICS, 0)
     return [{"day": day, **groups.get(day, zero)} for day in _days(query.start, query.end)]
 
 
-def usage_by_key(*, workspace: Workspace, query: UsageQuery) -> list[dict]:
-    """Return one row per key with usage in the range, busiest first."""
-    groups = _grouped(workspace=workspace, query=query, group_by="key")
-    keys = {
-        key.pk: key
-        for key in ApiKey.objects.filter(workspace=workspace, pk__in=list(groups)).only(
-            "pk", "public_id", "name", "deleted_at", "revoked_at"
+def usage_keys_for_range(*, workspace: Workspace, query: UsageQuery):
+    """The keys a per-key table lists, by name: the key filtered on, or the workspace's
+    keys except those deleted before the range began (they can have no usage in it).
+
+    Callers page through it and pass a page to `usage_by_key`.
+    """
+    keys = ApiKey.objects.filter(workspace=workspace)
+    if query.api_key is not None:
+        keys = keys.filter(pk=query.api_key.pk)
+    else:
+        range_start, _ = utc_day_bounds(query.start)
+        keys = keys.filter(Q(deleted_at__isnull=True) | Q(deleted_at__gte=range_start))
+    return keys.order_by("name", "public_id").only("pk", "public_id", "name", "deleted_at")
+
+
+def usage_by_key(*, workspace: Workspace, query: UsageQuery, keys) -> list[dict]:
+    """Return one row per key of `keys` (a page of `usage_keys_for_range`), in that order,
+    keys without usage in the range included (as zeros)."""
+    keys = list(keys)
+    zero = dict.fromkeys(METRICS, 0)
+    groups = {}
+    if keys:
+        rows = _rollups(workspace=workspace, query=query, per_key=True).filter(
+            api_key__in=[key.pk for key in keys]
         )
-    }
-    rows = []
-    for key_pk, totals in groups.items():
-        key = keys.get(key_pk)
-        if key is None:
-            continue
-        rows.append(
-            {
-                "key_id": key.public_id,
-                "key_name": key.name,
-                "key_deleted": key.deleted_at is not None,
-                **totals,
-            }
-        )
-    rows.sort(key=lambda row: (-row["requests"], row["key_name"], row["key_id"]))
-    return rows
+        groups = _grouped(rows, "api_key_id")
+    return [
+        {
+            "key_id": key.public_id,
+            "key_name": key.name,
+            "key_deleted": key.deleted_at is not None,
+            **groups.get(key.pk, zero),
+        }
+        for key in keys
+    ]
 
 
 def usage_by_model(*, workspace: Workspace, query: UsageQuery) -> list[dict]:
     """Return one row per model with usage in the range, busiest first."""
-    groups = _grouped(workspace=workspace, query=query, group_by="model")
+    groups = _grouped(_rollups(workspace=workspace, query=query), "model")
     rows = [{"model": model, **totals} for model, totals in groups.items()]
     rows.sort(key=lambda row: (-row["requests"], row["model"]))
     return rows
@@ -194,63 +165,26 @@ def usage_totals(rows: list[dict]) -> dict:
 def usage_detail_rows(*, workspace: Workspace, query: UsageQuery) -> Iterator[dict]:
     """Yield one row per day, key and model (the CSV export), oldest day first.
 
-    Rollup rows are streamed from the database rather than loaded at once; today's
-    rows come last, aggregated from the raw records.
+    Rollup rows are streamed from the database rather than loaded at once.
     """
-    today = utc_today()
     keys, names = {}, {}
     for pk, public_id, name in ApiKey.objects.filter(workspace=workspace).values_list(
         "pk", "public_id", "name"
     ):
         keys[pk], names[pk] = public_id, name
-
-    def shaped(day, row) -> dict:
-        return {
-            "day": day,
+    values = (
+        _rollups(workspace=workspace, query=query, per_key=True)
+        .order_by("day", "api_key_id", "model")
+        .values("day", "api_key_id", "model", *METRICS)
+    )
+    for row in values.iterator(chunk_size=2000):
+        yield {
+            "day": row["day"],
             "key_id": keys.get(row["api_key_id"], ""),
             "key_name": names.get(row["api_key_id"], ""),
             "model": row["model"],
-            **{metric: row[f"n_{metric}"] or 0 for metric in METRICS},
+            **{metric: row[metric] for metric in METRICS},
         }
-
-    last_rolled_day = min(query.end, today - dt.timedelta(days=1))
-    if query.start <= last_rolled_day:
-        rollups = UsageDailyRollup.objects.filter(
-            workspace=workspace, day__gte=query.start, day__lte=last_rolled_day
-        )
-        if query.api_key is not None:
-            rollups = rollups.filter(api_key=query.api_key)
-        if query.model:
-            rollups = rollups.filter(model=query.model)
-        values = rollups.order_by("day", "api_key_id", "model").values(
-            "day", "api_key_id", "model", *METRICS
-        )
-        for row in values.iterator(chunk_size=2000):
-            yield {
-                "day": row["day"],
-                "key_id": keys.get(row["api_key_id"], ""),
-                "key_name": names.get(row["api_key_id"], ""),
-                "model": row["model"],
-                **{metric: row[metric] for metric in METRICS},
-            }
-
-    if query.start <= today <= query.end:
-        start, end = utc_day_bounds(today)
-        records = UsageRecord.objects.filter(
-            workspace=workspace, occurred_at__gte=start, occurred_at__lt=end
-        )
-        if query.api_key is not None:
-            records = records.filter(api_key=query.api_key)
-        if query.model:
-            records = records.filter(model=query.model)
-        grouped = (
-            records.order_by()
-            .values("api_key_id", "model")
-            .annotate(**_raw_aggregates())
-            .order_by("api_key_id", "model")
-        )
-        for row in grouped:
-            yield shaped(today, row)
 
 
 def usage_series_for_key(

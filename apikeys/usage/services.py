@@ -18,7 +18,12 @@ from django.utils import timezone
 from accounts.errors import DomainError
 from accounts.jobs import job_enqueue
 from apikeys.keys.models import ApiKey
-from apikeys.usage.models import Moderation, UsageDailyRollup, UsageRecord
+from apikeys.usage.models import (
+    Moderation,
+    UsageDailyRollup,
+    UsageRecord,
+    UsageWorkspaceDailyRollup,
+)
 
 MAX_BATCH_EVENTS = 1000
 # Events reported this late are refused (not stored): their day may already be past the
@@ -101,8 +106,10 @@ def usage_records_ingest(
     ROLLUP_MAX_AGE_DAYS, so that every stored day can still be rolled up) and events
     from more than an hour ahead are reported back as rejected and not stored. A
     request id already stored, or repeated within the batch, counts as a duplicate.
-    When a stored event belongs to a day the periodic rollup no longer recomputes, that
-    day's rollup is recomputed on commit.
+    The rollups of the stored events' days are added to in the same transaction, so the
+    usage pages read current figures without touching the raw records. When a stored
+    event belongs to a day the periodic rollup no longer recomputes, that day's rollup is
+    also recomputed on commit.
     """
     if len(events) > MAX_BATCH_EVENTS:
         raise BatchTooLarge(
@@ -139,15 +146,18 @@ def usage_records_ingest(
     if not candidates:
         return result
 
+    # The UTC day of each event, worked out once for the locks, the rollups and the result.
+    utc = dt.UTC
+    days = {rid: event.occurred_at.astimezone(utc).date() for rid, (event, _) in candidates.items()}
+    _rollup_days_lock(set(days.values()), shared=True)
     if connection.vendor == "postgresql":
         inserted = _insert_postgresql(candidates, received_at=received_at)
     else:
         inserted = _insert_portable(candidates, received_at=received_at)
+    _rollups_add(candidates, inserted, days)
     result.accepted = len(inserted)
     result.duplicates += len(candidates) - len(inserted)
-    result.days = {
-        candidates[request_id][0].occurred_at.astimezone(dt.UTC).date() for request_id in inserted
-    }
+    result.days = {days[request_id] for request_id in inserted}
 
     recent = received_at.astimezone(dt.UTC).date() - dt.timedelta(days=1)
     late_days = sorted(day for day in result.days if day < recent)
@@ -248,14 +258,105 @@ def _insert_portable(candidates: dict, *, received_at: dt.datetime) -> list[str]
     return [record.request_id for record in records]
 
 
-def _rollup_select(*, day: dt.date, workspace_id=None):
+# Rollup days are locked in this namespace (first key of PostgreSQL's two-key advisory
+# locks; the second is the day's ordinal). Ingestion holds a day's lock shared while it
+# stores events and adds them to the rollups; a recompute holds it exclusively, so that
+# the raw records it reads already hold every increment it overwrites.
+_ROLLUP_LOCK_NAMESPACE = 0x55534147  # "USAG"
+
+
+def _rollup_days_lock(days: Iterable[dt.date], *, shared: bool) -> None:
+    if connection.vendor != "postgresql" or not days:
+        return
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    ordinals = sorted({day.toordinal() for day in days})
+    with connection.cursor() as cursor:
+        # In ascending order, so that two batches never wait on each other in a cycle.
+        cursor.execute(
+            f"SELECT {function}(%s, d) FROM unnest(%s::int[]) AS d ORDER BY d",  # noqa: S608
+            [_ROLLUP_LOCK_NAMESPACE, ordinals],
+        )
+
+
+def _rollups_add(candidates: dict, inserted: Iterable[str], days: dict) -> None:
+    """Add the stored events to the per-key and the workspace-wide daily rollups."""
+    per_key: dict[tuple, list[int]] = {}
+    flagged, blocked = Moderation.FLAGGED, Moderation.BLOCKED
+    for request_id in inserted:
+        event, (key_pk, workspace_id, _zero_data_retention) = candidates[request_id]
+        group = (workspace_id, key_pk, days[request_id], event.model)
+        totals = per_key.get(group)
+        if totals is None:
+            totals = per_key[group] = [0, 0, 0, 0, 0, 0]
+        totals[0] += 1
+        totals[1] += event.input_tokens
+        totals[2] += event.output_tokens
+        if event.status >= 400:
+            totals[3] += 1
+        if event.moderation == flagged:
+            totals[4] += 1
+        elif event.moderation == blocked:
+            totals[5] += 1
+    per_workspace: dict[tuple, list[int]] = {}
+    for (workspace_id, _key_pk, day, model), totals in per_key.items():
+        group = (workspace_id, day, model)
+        summed = per_workspace.get(group)
+        if summed is None:
+            per_workspace[group] = list(totals)
+        else:
+            for index, value in enumerate(totals):
+                summed[index] += value
+    _rollup_upsert(UsageDailyRollup, ("workspace_id", "api_key_id", "day", "model"), per_key)
+    _rollup_upsert(UsageWorkspaceDailyRollup, ("workspace_id", "day", "model"), per_workspace)
+
+
+def _rollup_upsert(model, group_columns: tuple[str, ...], rows: dict[tuple, list[int]]) -> None:
+    """One `INSERT ... ON CONFLICT DO UPDATE` adding `rows` to the rollup table.
+
+    Rows go in the order of their unique key, so concurrent batches lock rollup rows in
+    the same order.
+    """
+    if not rows:
+        return
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    columns = [*group_columns, *_ROLLUP_METRICS]
+    updates = ", ".join(f"{qn(c)} = {table}.{qn(c)} + EXCLUDED.{qn(c)}" for c in _ROLLUP_METRICS)
+    ordered = sorted(rows)
+    if connection.vendor == "postgresql":
+        # Column arrays, as for the raw records: binding thousands of scalars costs more
+        # than the upsert itself.
+        table_rows = [group + tuple(rows[group]) for group in ordered]
+        params = [list(column) for column in zip(*table_rows, strict=True)]
+        fields = [model._meta.get_field(c) for c in columns]
+        arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+        source = f"SELECT * FROM unnest({arrays})"  # noqa: S608
+    else:
+        fields = [model._meta.get_field(c) for c in columns]
+        params = [
+            field.get_db_prep_value(value, connection)
+            for group in ordered
+            for field, value in zip(fields, (*group, *rows[group]), strict=True)
+        ]
+        placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        source = f"VALUES {', '.join([placeholders] * len(rows))}"
+    # Identifiers come from model metadata; every value is a parameter.
+    sql = (
+        f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) {source} "
+        f"ON CONFLICT ({', '.join(qn(c) for c in group_columns)}) DO UPDATE SET {updates}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _rollup_select(*, day: dt.date, group_columns: tuple[str, ...], workspace_id=None):
     start, end = utc_day_bounds(day)
     records = UsageRecord.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
     if workspace_id is not None:
         records = records.filter(workspace_id=workspace_id)
     return (
         records.order_by()
-        .values("workspace_id", "api_key_id", "model")
+        .values(*group_columns)
         .annotate(
             rollup_day=Value(day, output_field=DateField()),
             n_requests=Count("id"),
@@ -286,10 +387,12 @@ _ROLLUP_METRICS = ("requests", "input_tokens", "output_tokens", "errors", "flagg
 
 @transaction.atomic
 def usage_rollup_day(*, day: dt.date, workspace_id=None, today: dt.date | None = None) -> int:
-    """Recompute the daily rollups of `day` (UTC) from the raw records; return the rows.
+    """Recompute the daily rollups of `day` (UTC) from the raw records; return the rows
+    of the per-key rollup.
 
-    One `INSERT ... SELECT ... ON CONFLICT DO UPDATE`: running it again gives the same
-    rows. A rollup whose raw records are gone is left as it is, so rollups outlive the
+    One `INSERT ... SELECT ... ON CONFLICT DO UPDATE` per rollup table (per key, and
+    workspace-wide): running it again gives the same rows. Ingestion of that day waits
+    while it runs. A rollup whose raw records are gone is left as it is, so rollups outlive the
     purge of raw records. Only days whose raw records retention cannot have touched yet
     are accepted.
     """
@@ -302,23 +405,31 @@ def usage_rollup_day(*, day: dt.date, workspace_id=None, today: dt.date | None =
             "may already be purged.",
             code="invalid_day",
         )
-    select = _rollup_select(day=day, workspace_id=workspace_id)
-    query = select.query
-    selected = [*query.values_select, *query.annotation_select]
-    select_sql, params = query.get_compiler(connection=connection).as_sql()
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(_ROLLUP_COLUMNS[name]) for name in selected)
-    updates = ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in _ROLLUP_METRICS)
-    table = qn(UsageDailyRollup._meta.db_table)
-    conflict = ", ".join(qn(c) for c in ("workspace_id", "api_key_id", "day", "model"))
-    # Identifiers come from model metadata; values stay parameters of the compiled SELECT.
-    sql = (
-        f"INSERT INTO {table} ({columns}) {select_sql} "
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    _rollup_days_lock([day], shared=False)
+    rows = 0
+    for model, group_columns in (
+        (UsageDailyRollup, ("workspace_id", "api_key_id", "model")),
+        (UsageWorkspaceDailyRollup, ("workspace_id", "model")),
+    ):
+        select = _rollup_select(day=day, group_columns=group_columns, workspace_id=workspace_id)
+        query = select.query
+        selected = [*query.values_select, *query.annotation_select]
+        select_sql, params = query.get_compiler(connection=connection).as_sql()
+        qn = connection.ops.quote_name
+        columns = ", ".join(qn(_ROLLUP_COLUMNS[name]) for name in selected)
+        updates = ", ".join(f"{qn(c)} = EXCLUDED.{qn(c)}" for c in _ROLLUP_METRICS)
+        table = qn(model._meta.db_table)
+        conflict = ", ".join(qn(c) for c in (*group_columns[:-1], "day", "model"))
+        # Identifiers come from model metadata; values stay parameters of the compiled SELECT.
+        sql = (
+            f"INSERT INTO {table} ({columns}) {select_sql} "
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            if model is UsageDailyRollup:
+                rows = cursor.rowcount
+    return rows
 
 
 def usage_rollup_days(*, days: Iterable[dt.date], today: dt.date | None = None) -> int:

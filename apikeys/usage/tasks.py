@@ -6,6 +6,7 @@ import datetime as dt
 
 from celery import shared_task
 
+from accounts.jobs import job_exclusive
 from apikeys.usage import partitions
 from apikeys.usage import services as usage
 
@@ -16,6 +17,7 @@ from apikeys.usage import services as usage
     retry_backoff=True,
     max_retries=3,
 )
+@job_exclusive("apikeys.usage_rollup_recent")
 def usage_rollup_recent_task() -> int:
     """Recompute the rollups of yesterday and today (run by beat every few minutes)."""
     return usage.usage_rollup_recent()
@@ -38,6 +40,7 @@ def usage_rollup_days_task(days: list[str]) -> int:
     retry_backoff=True,
     max_retries=3,
 )
+@job_exclusive("apikeys.usage_partitions_maintain")
 def usage_partitions_maintain_task() -> dict:
     """Create the usage partitions due ahead; alert staff if the default one holds rows."""
     return partitions.usage_partitions_maintain()

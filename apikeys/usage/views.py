@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from accounts.paging import page_without_count
 from accounts.permissions import Perm
 from accounts.views.workspaces import workspace_page
 from apikeys.usage import selectors as usage_selectors
@@ -27,6 +28,8 @@ CSV_COLUMNS = (
     "blocked",
 )
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Keys per page of the per-key table (by name; the key filter reads one key's figures).
+KEYS_PAGE_SIZE = 25
 
 
 def _csv_cell(value) -> str:
@@ -45,15 +48,30 @@ def usage_dashboard(request, workspace):
     if query is None:
         return render(request, "apikeys/usage_dashboard.html", context, status=400)
     by_day = usage_selectors.usage_by_day(workspace=workspace, query=query)
-    by_key = usage_selectors.usage_by_key(workspace=workspace, query=query)
+    keys_page = page_without_count(
+        usage_selectors.usage_keys_for_range(workspace=workspace, query=query),
+        request.GET.get("page"),
+        KEYS_PAGE_SIZE,
+    )
+    by_key = usage_selectors.usage_by_key(
+        workspace=workspace, query=query, keys=keys_page.object_list
+    )
     by_model = usage_selectors.usage_by_model(workspace=workspace, query=query)
+    filters = request.GET.copy()
+    filters.pop("page", None)
     csv_url = reverse("usage_csv", kwargs={"workspace_id": workspace.pk})
-    if request.GET:
-        csv_url += "?" + request.GET.urlencode()
+    if filters:
+        csv_url += "?" + filters.urlencode()
+    key_filter = request.GET.copy()
+    key_filter.pop("page", None)
+    key_filter.pop("key", None)
     context.update(
         {
             "by_day": by_day,
             "by_key": by_key,
+            "keys_page": keys_page,
+            "page_query": filters.urlencode(),
+            "key_filter_query": key_filter.urlencode(),
             "by_model": by_model,
             "totals": usage_selectors.usage_totals(by_day),
             "csv_url": csv_url,

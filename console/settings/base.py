@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "accounts",
     "apikeys",
     "privacy",
+    "support",
 ]
 
 MIDDLEWARE = [
@@ -107,6 +108,11 @@ else:
             "LOCATION": "console",
         }
     }
+# Where verify keeps generations, rate counters and the last-used buffer; empty: the
+# default cache above (Redis, or in-process in the embedded mode). May be another
+# server, or a Redis Cluster reached through any node: `redis+cluster://host:port`
+# (`rediss+cluster://` with TLS). The broker (CELERY_BROKER_URL) is separate again.
+VERIFY_REDIS_URL = env("VERIFY_REDIS_URL", default="")
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -219,6 +225,51 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# A queue for each kind of job, so that a long job never sits in front of a short one
+# that someone is waiting for (a password-reset email behind an hour-long deletion).
+# Production runs a worker pool per queue (deploy/compose.yaml); a worker started
+# without -Q (`make run`, the tests) consumes every queue declared here. "celery" is
+# the queue every message went to before there were several: the default workers
+# drain it too, so nothing queued across an upgrade is stranded.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = {
+    name: {"exchange": name, "routing_key": name}
+    for name in ("default", "email", "email-bulk", "usage", "privacy-long", "celery")
+}
+# Every task names its queue here (tests/console/test_celery.py checks that none is
+# forgotten). Beat's messages go through the same routes.
+CELERY_TASK_ROUTES = {
+    # Mail someone is waiting for: sign-up, password reset, receipts.
+    "accounts.outbox_send": {"queue": "email"},
+    "accounts.outbox_sweep": {"queue": "email"},
+    "accounts.tasks.send_email": {"queue": "email"},
+    # Mail to many people at once (policy notices): never in front of the above.
+    "accounts.outbox_send_bulk": {"queue": "email-bulk"},
+    # Work that grows with the gateway's traffic.
+    "apikeys.usage_rollup_recent": {"queue": "usage"},
+    "apikeys.usage_rollup_days": {"queue": "usage"},
+    "apikeys.last_used_flush": {"queue": "usage"},
+    "apikeys.usage_partitions_maintain": {"queue": "usage"},
+    # Jobs that run for minutes or hours.
+    "privacy.deletion_run": {"queue": "privacy-long"},
+    "privacy.retention_run": {"queue": "privacy-long"},
+    "privacy.tasks_export.run_export": {"queue": "privacy-long"},
+    # Short housekeeping and fan-out; the sweeps must not wait behind the jobs they
+    # re-queue.
+    "accounts.audit_checkpoint": {"queue": "default"},
+    "apikeys.expiry_notices_send": {"queue": "default"},
+    "privacy.deletion_sweep": {"queue": "default"},
+    "privacy.tasks.policy_notices_dispatch": {"queue": "default"},
+    "privacy.tasks.policy_notices_send": {"queue": "default"},
+    "privacy.tasks_export.requeue_lost_exports": {"queue": "default"},
+    "privacy.tasks_export.expire_exports": {"queue": "default"},
+    "privacy.tasks_export.sweep_orphan_files": {"queue": "default"},
+    "privacy.tasks_requests.alert_staff_about_deadlines": {"queue": "default"},
+    "support.remind_staff_about_targets": {"queue": "default"},
+}
+# Where job locks live when the database is SQLite (`make run`: one machine); on
+# PostgreSQL they are advisory locks (accounts/jobs.py).
+JOB_LOCK_DIR = env("JOB_LOCK_DIR", default=str(BASE_DIR / "var" / "locks"))
 # Feature task modules: autodiscovery finds only `<app>.tasks`. Workers import these at
 # start-up; web processes when a service first starts a job (accounts/jobs.py).
 CELERY_IMPORTS = [
@@ -229,6 +280,7 @@ CELERY_IMPORTS = [
     "privacy.exports.tasks",
     "privacy.requests.tasks",
     "privacy.retention.tasks",
+    "support.tasks",
 ]
 CELERY_BEAT_SCHEDULE = {
     # The outbox row is the truth: send again what a lost message or dead worker left.
@@ -263,7 +315,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy.tasks_requests.alert_staff_about_deadlines",
         "schedule": 3600.0,
     },
+    # Before and after a support request misses its first-response or resolution target.
+    "support-target-reminders": {"task": "support.remind_staff_about_targets", "schedule": 900.0},
 }
+# A tick still queued when the next one is due adds nothing: it expires rather than
+# run late, so ticks cannot pile up behind a slow run or a stopped worker pool.
+for _entry in CELERY_BEAT_SCHEDULE.values():
+    _entry.setdefault("options", {}).setdefault("expire_seconds", int(_entry["schedule"]))
 
 # JSON bodies nest at most this deep (accounts/jsonbody.py); ours need a handful of levels.
 JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
@@ -349,6 +407,26 @@ PRIVACY_REQUEST_DUE_SOON_DAYS = env.int("PRIVACY_REQUEST_DUE_SOON_DAYS", default
 PRIVACY_STAFF_EMAILS = env.list("PRIVACY_STAFF_EMAILS", default=[])
 # Who hears that usage rows landed in the default partition; active superusers if empty.
 USAGE_PARTITION_ALERT_EMAILS = env.list("USAGE_PARTITION_ALERT_EMAILS", default=[])
+
+# Support desk (support/). Requests are kept this long after they are closed (the policy
+# says support communications are kept two to three years), then purged with their files.
+SUPPORT_RETENTION_DAYS = env.int("SUPPORT_RETENTION_DAYS", default=3 * 365)
+SUPPORT_ATTACHMENT_MAX_FILES = env.int("SUPPORT_ATTACHMENT_MAX_FILES", default=3)
+SUPPORT_ATTACHMENT_MAX_BYTES = env.int("SUPPORT_ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
+SUPPORT_PUBLIC_CONFIRMATION_HOURS = env.int("SUPPORT_PUBLIC_CONFIRMATION_HOURS", default=24)
+# Staff are reminded this many hours before a target is missed, and again once it is.
+SUPPORT_REMIND_BEFORE_HOURS = env.int("SUPPORT_REMIND_BEFORE_HOURS", default=2)
+SUPPORT_STAFF_EMAILS = env.list("SUPPORT_STAFF_EMAILS", default=[])
+# First-response and resolution targets per category, in hours.
+SUPPORT_TARGETS = {
+    "default": {"first_response_hours": 24, "resolution_hours": 120},
+    "account": {"first_response_hours": 8, "resolution_hours": 48},
+    "api_keys": {"first_response_hours": 8, "resolution_hours": 72},
+    "billing": {"first_response_hours": 24, "resolution_hours": 120},
+    "privacy": {"first_response_hours": 24, "resolution_hours": 240},
+    "abuse": {"first_response_hours": 4, "resolution_hours": 48},
+    "other": {"first_response_hours": 48, "resolution_hours": 168},
+}
 
 # Workspaces and invitations.
 INVITATION_TTL_DAYS = 7

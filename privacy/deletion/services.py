@@ -596,6 +596,12 @@ def _workspace_steps(workspace_id: str) -> list[dict]:
     steps = [
         {"op": "bulk", "label": "apikeys.UsageRecord", "time": "occurred_at", "ws": workspace_id},
         {"op": "bulk", "label": "apikeys.UsageDailyRollup", "time": "day", "ws": workspace_id},
+        {
+            "op": "bulk",
+            "label": "apikeys.UsageWorkspaceDailyRollup",
+            "time": "day",
+            "ws": workspace_id,
+        },
         {"op": "rows", "label": "apikeys.ApiKey", "filters": {"workspace_id": workspace_id}},
         {"op": "rows", "label": "accounts.Invitation", "filters": {"workspace_id": workspace_id}},
         {"op": "rows", "label": "accounts.Membership", "filters": {"workspace_id": workspace_id}},
@@ -825,6 +831,12 @@ KEPT = [
         "Kept without personal data, as proof that the deletion happened.",
     ),
 ]
+
+
+def deletion_register_kept(what: str, why: str) -> None:
+    """Name data a feature above this one keeps after an account deletion (at app ready)."""
+    if all(existing != what for existing, _ in KEPT):
+        KEPT.insert(-1, (what, why))
 
 
 def _receipt(deletion: DeletionRequest, now: datetime) -> dict:

@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.db import DatabaseError
 
+from accounts.jobs import job_exclusive
 from privacy.deletion.services import deletion_run, deletion_sweep
 
 
@@ -23,6 +24,7 @@ def deletion_run_task(*, deletion_id: int) -> str:
 
 
 @shared_task(name="privacy.deletion_sweep", acks_late=True)
+@job_exclusive("privacy.deletion_sweep")
 def deletion_sweep_task() -> int:
     """Re-queue every ledger row that is due or whose task was lost."""
     ids = deletion_sweep()

@@ -109,7 +109,7 @@ def _user_keys(user):
     return _model("apikeys.ApiKey").objects.filter(created_by=user)
 
 
-DATASETS: tuple[Dataset, ...] = (
+DATASETS: list[Dataset] = [
     Dataset(
         "profile",
         "accounts.User",
@@ -326,7 +326,7 @@ DATASETS: tuple[Dataset, ...] = (
         ("type", "created_at", "last_used_at"),
         lambda user: _model("mfa.Authenticator").objects.filter(user=user),
     ),
-)
+]
 
 EXCLUDED: dict[str, str] = {
     "accounts.Invitation.token": "secret tokens are never exported",
@@ -337,6 +337,10 @@ EXCLUDED: dict[str, str] = {
     "privacy.PolicyVersion": "public documents, the same for everyone (see the policy pages)",
     "privacy.RetentionRun": "records of system jobs; no personal data",
     "accounts.AuditCheckpoint": "hashes of the whole audit log's head; no personal data",
+    "apikeys.UsageWorkspaceDailyRollup": (
+        "workspace totals per day and model, not tied to a key; your keys' daily totals "
+        "are in usage_daily"
+    ),
     "admin.LogEntry": "staff actions in the admin; covered by audit events about you",
     "auth.Permission": "system configuration; no personal data",
     "auth.Group": "system configuration; no personal data",
@@ -350,6 +354,22 @@ EXCLUDED: dict[str, str] = {
     "django_celery_beat.SolarSchedule": "system job schedules; no personal data",
     "django_celery_beat.ClockedSchedule": "system job schedules; no personal data",
 }
+
+
+# Files beside the tables: hook(zf=..., user=...) writes a feature's files of the person
+# into the archive and returns how many. Features above this one register at start-up.
+EXPORT_FILE_HOOKS: list = []
+
+
+def export_register_dataset(dataset: Dataset) -> None:
+    """Add a dataset of a feature above this one (call at app ready; idempotent)."""
+    if all(existing.name != dataset.name for existing in DATASETS):
+        DATASETS.append(dataset)
+
+
+def export_register_excluded(label: str, reason: str) -> None:
+    """Say why a model (or `model.field`) of a feature above this one is not exported."""
+    EXCLUDED.setdefault(label, reason)
 
 
 def registry_labels() -> set[str]:
@@ -703,6 +723,8 @@ def export_build_file(*, export: DataExport) -> Path:
         zf.writestr("README.txt", _readme())
         for dataset in DATASETS:
             counts[dataset.name] = _write_dataset(zf, dataset, user, progress)
+        for hook in EXPORT_FILE_HOOKS:
+            hook(zf=zf, user=user)
         zf.writestr(
             "manifest.json",
             json.dumps(

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from accounts.jobs import job_exclusive
 from privacy.exports.services import (
     export_run,
     exports_expire,
@@ -22,15 +23,18 @@ def run_export(export_id: str) -> None:
 
 
 @shared_task(name="privacy.tasks_export.requeue_lost_exports")
+@job_exclusive("privacy.tasks_export.requeue_lost_exports")
 def requeue_lost_exports() -> int:
     return exports_requeue_lost()
 
 
 @shared_task(name="privacy.tasks_export.expire_exports")
+@job_exclusive("privacy.tasks_export.expire_exports")
 def expire_exports() -> int:
     return exports_expire()
 
 
 @shared_task(name="privacy.tasks_export.sweep_orphan_files")
+@job_exclusive("privacy.tasks_export.sweep_orphan_files")
 def sweep_orphan_files() -> int:
     return exports_sweep_orphans()

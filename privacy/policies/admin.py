@@ -76,7 +76,7 @@ class PolicyVersionAdmin(admin.ModelAdmin):
             return
         obj.pk = saved.pk
 
-    @admin.action(description="Publish selected drafts")
+    @admin.action(description="Publish selected drafts", permissions=["change"])
     def publish(self, request, queryset):
         for policy in queryset:
             try:

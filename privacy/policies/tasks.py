@@ -3,8 +3,11 @@
 from celery import shared_task
 from django.db import OperationalError
 
+from accounts.jobs import job_exclusive
+
 
 @shared_task(name="privacy.tasks.policy_notices_dispatch", acks_late=True)
+@job_exclusive("privacy.tasks.policy_notices_dispatch")
 def policy_notices_dispatch() -> int:
     """Start sending every advance notice that is due; return how many policies qualified."""
     from privacy.policies.services import policy_notices_due

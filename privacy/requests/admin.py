@@ -151,6 +151,11 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # The change permission unlocks the actions below (act_view checks it with no
+        # object); the detail page itself stays view-only, so no save skips a service.
+        return obj is None and super().has_change_permission(request)
+
     def get_urls(self):
         custom = [
             path(
@@ -166,9 +171,10 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context=extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        actions = ACTIONS.items() if self.has_change_permission(request) else ()
         extra_context = {
             **(extra_context or {}),
-            "request_actions": [(key, label) for key, (label, _) in ACTIONS.items()],
+            "request_actions": [(key, label) for key, (label, _) in actions],
         }
         return super().change_view(request, object_id, form_url, extra_context)
 

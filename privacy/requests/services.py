@@ -23,6 +23,7 @@ from accounts.audit import audit_record
 from accounts.emails import email_enqueue
 from accounts.errors import Conflict, DomainError, NotFound
 from accounts.models import User
+from accounts.selectors import staff_emails_with_permission
 from privacy.consent.models import ConsentMethod, ConsentRecord
 from privacy.consent.services import consent_record
 from privacy.data_use.services import privacy_settings_update
@@ -452,7 +453,8 @@ def _staff_recipients() -> list[str]:
     configured = list(settings.PRIVACY_STAFF_EMAILS)
     if configured:
         return configured
-    return list(User.objects.filter(is_active=True, is_staff=True).values_list("email", flat=True))
+    # Those who can work the queue (the Privacy role), not every staff member.
+    return staff_emails_with_permission(app_label="privacy", codename="change_privacyrequest")
 
 
 # ---------------------------------------------------------------------------- automations

@@ -8,7 +8,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.errors import DomainError, NotFound
+from accounts.errors import DomainError, NotFound, form_add_domain_errors
 from accounts.ratelimit import rate_limited
 from privacy.requests.forms import PrivacyRequestForm, PublicPrivacyRequestForm
 from privacy.requests.models import PrivacyRequest
@@ -19,13 +19,6 @@ from privacy.requests.services import (
     privacy_request_submit,
     privacy_request_submit_public,
 )
-
-
-def _add_errors(form, exc: DomainError) -> None:
-    for field, errors in exc.fields.items():
-        form.add_error(field if field in form.fields else None, errors)
-    if not exc.fields:
-        form.add_error(None, exc.message)
 
 
 @login_required
@@ -44,7 +37,7 @@ def request_create(request):
         try:
             created = privacy_request_submit(user=request.user, **form.cleaned_data)
         except DomainError as exc:
-            _add_errors(form, exc)
+            form_add_domain_errors(form, exc)
         else:
             messages.success(request, "Your request was received. We have emailed you a copy.")
             return redirect("privacy_request_detail", request_id=created.pk)
@@ -95,7 +88,7 @@ def public_request_create(request):
         try:
             privacy_request_submit_public(**form.cleaned_data)
         except DomainError as exc:
-            _add_errors(form, exc)
+            form_add_domain_errors(form, exc)
         else:
             return render(request, "privacy/requests_public_sent.html", status=200)
     return render(request, "privacy/requests_public_form.html", {"form": form})

@@ -1,7 +1,7 @@
 """Admin of the retention runs, with the retention overview page."""
 
 from django.contrib import admin
-from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -20,7 +20,7 @@ class RetentionRunAdmin(ReadOnlyAdmin):
         extra = [
             path(
                 "overview/",
-                self.admin_site.admin_view(staff_member_required(self.overview_view)),
+                self.admin_site.admin_view(self.overview_view),
                 name="privacy_retention_overview",
             )
         ]
@@ -28,6 +28,8 @@ class RetentionRunAdmin(ReadOnlyAdmin):
 
     def overview_view(self, request):
         """List the oldest record of each category against its period."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
             "title": "Retention overview",

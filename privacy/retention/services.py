@@ -497,6 +497,9 @@ RETENTION: dict[str, RetentionRule] = {
     "apikeys.UsageDailyRollup": _keep(
         "usage_rollups", "kept, anonymised (counts per day; no personal data)"
     ),
+    "apikeys.UsageWorkspaceDailyRollup": _keep(
+        "usage_rollups", "kept, anonymised (counts per day; no personal data)"
+    ),
     # Privacy.
     "privacy.PrivacySettings": _with_account("account"),
     "privacy.ConsentRecord": RetentionRule(

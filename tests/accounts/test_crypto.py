@@ -147,3 +147,22 @@ def test_deploy_check_refuses_a_typed_key_such_as_the_development_default():
     assert [(e.id, "'dev1'" in e.msg) for e in errors] == [("accounts.E003", True)]
     with override_settings(ENCRYPTION_KEYS=f"new:{_key()}"):
         assert check_encryption_keys_are_random() == []
+
+
+def test_files_round_trip_bound_to_their_owner_and_tampering_is_detected():
+    old, new = _key(), _key()
+    ring = parse_keys(f"a:{old}")
+    sealed = ring.encrypt_bytes(b"\x89PNG data", associated_data=b"file-1")
+    assert sealed.startswith(b"enc1:a:") and b"PNG data" not in sealed
+    rotated = parse_keys(f"b:{new},a:{old}")
+    assert rotated.decrypt_bytes(sealed, associated_data=b"file-1") == b"\x89PNG data"
+    for blob, associated_data in (
+        (sealed, b"file-2"),
+        (sealed[:-1] + bytes([sealed[-1] ^ 1]), b"file-1"),
+        (sealed[:20], b"file-1"),
+        (b"plain bytes", b"file-1"),
+    ):
+        with pytest.raises(DecryptionError):
+            rotated.decrypt_bytes(blob, associated_data=associated_data)
+    with pytest.raises(DecryptionError):
+        parse_keys(f"b:{new}").decrypt_bytes(sealed, associated_data=b"file-1")

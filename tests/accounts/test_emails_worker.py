@@ -26,7 +26,14 @@ from privacy.requests.services import (
     privacy_request_submit_public,
 )
 from tests.factories import UserFactory
-from tests.support import CeleryWorkers, broker_send, redis_test_db_url, wait_for
+from tests.support import (
+    CeleryWorkers,
+    LockHolder,
+    broker_send,
+    redis_test_db_url,
+    wait_for,
+    worker_database_url,
+)
 
 pytestmark = [
     pytest.mark.worker,
@@ -111,7 +118,7 @@ def test_emptied_broker_loses_no_email_and_the_sweep_sends_each_exactly_once(
     email_enqueue_rendered(to=["plain@example.com"], subject="Plain", body="Hello")
     pending = OutboundEmail.objects.count()
     assert pending == 4  # received + verified, confirmation link, plain
-    assert broker.llen("celery") == pending  # the messages were queued ...
+    assert broker.llen("email") == pending  # the messages were queued ...
     broker.flushdb()  # ... and the broker lost them.
 
     ccpa.refresh_from_db()
@@ -167,3 +174,35 @@ def test_worker_killed_while_sending_the_email_is_delivered_with_at_most_one_dup
     email.refresh_from_db()
     assert email.status == OutboundEmailStatus.SENT
     assert email.attempts == 2
+
+
+def test_a_sweep_copy_skips_while_another_holds_the_lock_and_runs_once_the_holder_dies(
+    workers, broker, courier, tmp_path
+):
+    email = email_enqueue_rendered(to=["late@example.com"], subject="Late", body="Hello")
+    broker.flushdb()  # the message was lost; only the sweep can send it now
+    OutboundEmail.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    holders = LockHolder(
+        tmp_path,
+        {"DJANGO_SETTINGS_MODULE": "console.settings.test", "DATABASE_URL": worker_database_url()},
+    )
+    try:
+        # A copy of the sweep still running on another worker (as far as the lock shows).
+        holder = holders.start("accounts.outbox_sweep")
+        workers.start(queues="email")
+        send("accounts.outbox_sweep")
+        log = tmp_path / "worker0.log"
+        wait_for(
+            lambda: "job accounts.outbox_sweep skipped" in log.read_text(),
+            60,
+            "the second copy to skip",
+        )
+        email.refresh_from_db()
+        assert email.status == OutboundEmailStatus.PENDING and workers.delivered() == []
+
+        holders.kill(holder)  # the running copy's worker dies
+        send("accounts.outbox_sweep")
+        wait_for(all_sent, 60, "the next sweep to send the email")
+    finally:
+        holders.stop_all()
+    assert [d["to"] for d in workers.delivered()] == [["late@example.com"]]

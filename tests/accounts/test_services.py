@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from allauth.account.models import EmailAddress
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
@@ -12,6 +13,7 @@ from accounts.errors import Conflict, DomainError, Forbidden, NotFound
 from accounts.models import AuditEvent, Invitation, Membership, User
 from accounts.permissions import Role
 from accounts.services import (
+    STAFF_ROLES,
     invitation_accept,
     invitation_accept_for_user,
     invitation_create,
@@ -21,7 +23,9 @@ from accounts.services import (
     membership_change_role,
     membership_remove,
     user_profile_update,
+    user_sessions_end_by_staff,
     user_signup_complete,
+    user_staff_roles_set,
     workspace_create,
     workspace_delete,
     workspace_personal_name,
@@ -31,6 +35,7 @@ from accounts.services import (
     workspace_update,
 )
 from tests.factories import UserFactory, WorkspaceFactory, add_member
+from tests.support import staff_member, staff_role
 
 pytestmark = pytest.mark.django_db
 
@@ -491,3 +496,74 @@ def test_an_existing_member_under_another_spelling_cannot_be_invited(workspace, 
 def test_the_user_manager_stores_the_normalised_address():
     user = User.objects.create_user("Dave@\uff45xample.COM", password="x" * 20)
     assert user.email == "dave@example.com"
+
+
+# ---------------------------------------------------------------------------- staff
+
+
+@pytest.fixture
+def roles(db):
+    return [staff_role(role) for role in STAFF_ROLES]
+
+
+def test_ending_sessions_by_staff_needs_active_staff_and_a_customer_target():
+    customer = UserFactory()
+    with pytest.raises(Forbidden):
+        user_sessions_end_by_staff(user=customer, actor=UserFactory())
+    with pytest.raises(Forbidden):
+        user_sessions_end_by_staff(user=customer, actor=UserFactory(is_staff=True, is_active=False))
+    support = staff_member("Support")
+    with pytest.raises(Forbidden):
+        user_sessions_end_by_staff(user=customer, actor=support)
+    security = staff_member("Security")
+    assert user_sessions_end_by_staff(user=customer, actor=security) == 0
+    colleague = UserFactory(is_staff=True)
+    with pytest.raises(Forbidden):
+        user_sessions_end_by_staff(user=colleague, actor=security)
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    assert user_sessions_end_by_staff(user=colleague, actor=superuser) == 0
+    assert (
+        AuditEvent.objects.filter(
+            action=Action.SESSIONS_ENDED_BY_STAFF, subject_user_id=colleague.pk
+        ).count()
+        == 1
+    )
+
+
+def test_staff_roles_are_set_by_superusers_only_and_audited(roles):
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    person = UserFactory()
+    with pytest.raises(Forbidden):
+        user_staff_roles_set(user=person, roles=["Support"], actor=UserFactory(is_staff=True))
+    with pytest.raises(DomainError):
+        user_staff_roles_set(user=person, roles=["Support", "Owner"], actor=superuser)
+    with pytest.raises(Conflict):
+        user_staff_roles_set(user=superuser, roles=["Support"], actor=superuser)
+    person.refresh_from_db()
+    assert person.is_staff is False and not person.groups.exists()
+
+    user_staff_roles_set(user=person, roles=["Security", "Support"], actor=superuser)
+    person.refresh_from_db()
+    assert person.is_staff is True
+    assert sorted(person.groups.values_list("name", flat=True)) == ["Security", "Support"]
+    user_staff_roles_set(user=person, roles=["Security", "Support"], actor=superuser)
+    user_staff_roles_set(user=person, roles=[], actor=superuser)
+    person.refresh_from_db()
+    assert person.is_staff is False and not person.groups.exists()
+    changes = AuditEvent.objects.filter(
+        action=Action.STAFF_ROLES_CHANGED, subject_user_id=person.pk
+    ).order_by("id")
+    assert [e.metadata for e in changes] == [
+        {"before": [], "after": ["Security", "Support"]},
+        {"before": ["Security", "Support"], "after": []},
+    ]
+
+
+def test_setting_staff_roles_leaves_other_groups_alone(roles):
+    other = Group.objects.create(name="Beta testers")
+    person = UserFactory()
+    person.groups.add(other)
+    user_staff_roles_set(
+        user=person, roles=["Privacy"], actor=UserFactory(is_staff=True, is_superuser=True)
+    )
+    assert sorted(person.groups.values_list("name", flat=True)) == ["Beta testers", "Privacy"]

@@ -4,6 +4,8 @@ import uuid
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.audit import Action
@@ -394,6 +396,31 @@ def test_audit_paginates(owner_client, workspace, user):
     assert len(page.object_list) == 50 and page.has_next()
     second = owner_client.get(_url("workspace_audit", workspace), {"page": 2})
     assert len(second.context["page"].object_list) == 56 - 50
+    assert second.context["page"].has_previous() and not second.context["page"].has_next()
+    # A page past the last is empty, with a way back; a page that is no number is the first.
+    beyond = owner_client.get(_url("workspace_audit", workspace), {"page": 9})
+    assert beyond.status_code == 200 and beyond.context["page"].object_list == []
+    assert "Newer" in beyond.content.decode()
+    assert (
+        owner_client.get(_url("workspace_audit", workspace), {"page": "x"}).context["page"].number
+        == 1
+    )
+
+
+def test_audit_log_costs_the_same_with_more_events(owner_client, workspace, user):
+    url = _url("workspace_audit", workspace)
+    owner_client.get(url)  # the first request of a session also records the session
+    with CaptureQueriesContext(connection) as few:
+        assert owner_client.get(url).status_code == 200
+    for i in range(120):
+        invitation_create(
+            workspace=workspace, actor=user, email=f"q{i}@example.com", role=Role.VIEWER
+        )
+    with CaptureQueriesContext(connection) as many:
+        assert owner_client.get(url).status_code == 200
+    assert len(many) == len(few)
+    # One page is read, and the events are not counted.
+    assert not [q["sql"] for q in many.captured_queries if "COUNT(" in q["sql"].upper()]
 
 
 def test_audit_with_an_inverted_date_range_is_400(owner_client, workspace):

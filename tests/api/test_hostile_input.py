@@ -15,6 +15,7 @@ import re
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -24,6 +25,8 @@ from accounts.services import invitation_create
 from apikeys.keys.services import api_key_create
 from privacy.models import DataExport
 from privacy.requests.services import privacy_request_submit
+from support.models import SupportAttachment
+from support.services import support_request_create
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +45,7 @@ ACTIONS_WITHOUT_INPUT = {
     "api/v1/workspaces/<uuid:workspace_id>/invitations/<int:invitation_id>/revoke/",
     "api/v1/workspaces/<uuid:workspace_id>/keys/<str:key_id>/revoke/",
     "api/v1/privacy/requests/<uuid:request_id>/cancel/",
+    "api/v1/support/requests/<uuid:support_request_id>/close/",
     # HTML
     "accounts/logout/",
     "account/sessions/<int:session_id>/end/",
@@ -54,6 +58,7 @@ ACTIONS_WITHOUT_INPUT = {
     "w/<uuid:workspace_id>/keys/<str:key_id>/delete/",
     "account/delete/cancel/",
     "privacy/requests/<uuid:request_id>/cancel/",
+    "support/<uuid:support_request_id>/close/",
     "policies/<int:policy_id>/acknowledge/",
     "accounts/2fa/recovery-codes/generate/",
 }
@@ -138,6 +143,14 @@ class World:
             user=self.owner, request_type="correction", jurisdiction="eea_uk", details="x"
         )
         self.export = DataExport.objects.create(user=self.owner)
+        self.support_request = support_request_create(
+            user=self.owner,
+            subject="hostile",
+            category="other",
+            message="x",
+            attachments=[SimpleUploadedFile("log.txt", b"log line\n")],
+        )
+        self.attachment = SupportAttachment.objects.get(request=self.support_request)
 
     def client(self, mode: str) -> Client:
         client = Client(**CLIENT)
@@ -157,6 +170,8 @@ class World:
             "key_id": self.api_key.public_id,
             "request_id": self.privacy_request.pk,
             "export_id": self.export.pk,
+            "support_request_id": self.support_request.pk,
+            "attachment_id": self.attachment.pk,
             "session_id": 1,
             "policy_id": 1,
             "token": "Zm9vYmFyYmF6cXV4LXNlY3JldC10b2tlbi0xMjM0NTY3OA",
@@ -168,7 +183,9 @@ class World:
 
 
 @pytest.fixture
-def world(db):
+def world(db, settings, tmp_path):
+    # Attachments and exports are written to disk: into this test's own folder.
+    settings.MEDIA_ROOT = tmp_path
     return World()
 
 

@@ -23,6 +23,7 @@ from accounts.permissions import Role
 from accounts.services import invitation_create
 from apikeys.keys.services import api_key_create
 from privacy.requests.services import privacy_request_submit
+from support.services import support_request_create
 from tests.api.support import assert_error_format, database_fingerprint
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 
@@ -106,6 +107,9 @@ class World:
         self.privacy_request = privacy_request_submit(
             user=self.owner, request_type="correction", jurisdiction="eea_uk", details="x"
         )
+        self.support_request = support_request_create(
+            user=self.owner, subject="fuzz", category="other", message="x"
+        )
         client = Client()
         client.force_login(self.owner)
         self.session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
@@ -117,6 +121,7 @@ class World:
             "invitation_id": self.invitation.pk,
             "key_id": self.api_key.public_id,
             "request_id": str(self.privacy_request.pk),
+            "support_request_id": str(self.support_request.pk),
         }
 
     def credentials(self, path: str) -> tuple[dict, dict]:

@@ -69,3 +69,28 @@ def test_healthz_checks_the_filesystem_broker_folder_exists(client, settings, tm
 
 def test_healthz_accepts_only_get(client):
     assert client.post("/healthz").status_code == 405
+
+
+def test_healthz_checks_verify_redis_when_it_is_a_deployment_of_its_own(client, settings):
+    settings.VERIFY_REDIS_URL = settings.REDIS_URL
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert _verdicts(response) == {
+        "database": True,
+        "cache": True,
+        "broker": True,
+        "verify_store": True,
+    }
+
+
+def test_healthz_is_503_when_verify_redis_is_unreachable(client, settings):
+    settings.VERIFY_REDIS_URL = f"redis://:hunter2-secret@127.0.0.1:{_closed_port()}/0"
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert _verdicts(response)["verify_store"] is False
+    assert _verdicts(response)["cache"] is True
+    assert "hunter2" not in response.content.decode()

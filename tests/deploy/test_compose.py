@@ -49,7 +49,27 @@ def test_only_the_migration_connects_as_the_owner_of_the_tables():
         url = SERVICES[service]["environment"]["DATABASE_URL"]
         return url.split("://", 1)[1].split(":", 1)[0]
 
-    assert {user_of(name) for name in ("web", "worker", "beat")} == {"console_app"}
+    workers = [name for name in SERVICES if name.startswith("worker-")]
+    assert workers
+    assert {user_of(name) for name in ("web", "beat", *workers)} == {"console_app"}
     assert user_of("migrate") == SERVICES["postgres"]["environment"]["POSTGRES_USER"]
     assert "manage.py db_roles" in " ".join(SERVICES["migrate"]["command"])
     assert "console_app" in SERVICES["migrate"]["environment"]["APP_DATABASE_URL"]
+
+
+def test_every_queue_has_a_worker_of_its_own():
+    from django.conf import settings
+
+    consumed = {}
+    for name, service in SERVICES.items():
+        command = service.get("command") or []
+        if command[:4] != ["celery", "-A", "console", "worker"]:
+            continue
+        (queues,) = [arg.split("=", 1)[1] for arg in command if arg.startswith("--queues=")]
+        for queue in queues.split(","):
+            consumed.setdefault(queue, []).append(name)
+
+    assert set(consumed) == set(settings.CELERY_TASK_QUEUES)
+    assert all(len(services) == 1 for services in consumed.values())
+    # The queue a person waits on is never shared with the long jobs.
+    assert consumed["email"] != consumed["privacy-long"]

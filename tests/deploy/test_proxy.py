@@ -343,3 +343,16 @@ def test_the_template_passes_the_client_address_and_scheme():
 
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in text
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in text
+
+
+def test_support_attachments_pass_the_proxy_and_other_large_bodies_do_not(nginx):
+    browser = _through_nginx(nginx, VICTIM)
+    browser.request("GET", LOGIN)
+    body = {"message": "x" * (6 * 1024 * 1024)}  # 6 MB: three screenshots' worth
+
+    support, _ = browser.request("POST", "/support/new/", form=body)
+    elsewhere, _ = browser.request("POST", LOGIN, form=body)
+
+    # Django answers the support page itself (sign-in first); nginx refuses the rest.
+    assert support != 413
+    assert elsewhere == 413

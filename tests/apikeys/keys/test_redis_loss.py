@@ -27,6 +27,8 @@ from privacy.data_use.services import privacy_settings_update
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
+    # A private single server restarted empty; the cluster runs the rest of the suite.
+    pytest.mark.single_redis,
     pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server"),
 ]
 

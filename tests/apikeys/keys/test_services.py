@@ -23,6 +23,7 @@ from apikeys.keys.services import (
 )
 from apikeys.keys.verification import verify
 from tests.factories import UserFactory, add_member
+from tests.support import staff_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -138,6 +139,27 @@ def test_leaked_report_of_a_wrong_secret_changes_nothing(make_key, workspace):
     api_key_report_leaked(key="garbage", source="x")
     assert ApiKey.objects.get(pk=api_key.pk).revoked_at is None
     assert verify(full).valid
+
+
+def test_staff_revoke_a_key_only_in_the_role_that_may(make_key):
+    api_key, full = make_key()
+    for actor in (UserFactory(), UserFactory(is_staff=True)):
+        with pytest.raises(NotFound):
+            api_key_revoke(api_key=api_key, actor=actor, by_staff=True)
+    security = staff_member("Security")
+    api_key_revoke(api_key=api_key, actor=security, reason="revoked_by_staff", by_staff=True)
+    assert verify(full).code == "revoked"
+
+
+def test_a_leak_report_filed_by_staff_names_them_and_returns_the_revoked_key(make_key):
+    api_key, full = make_key()
+    staff = UserFactory(is_staff=True)
+    revoked = api_key_report_leaked(key=full, source="mail to security", actor=staff)
+    assert revoked.pk == api_key.pk and revoked.revoked_reason == "leaked"
+    event = AuditEvent.objects.get(action=Action.API_KEY_LEAK_REPORTED)
+    assert event.actor_id == staff.pk and event.metadata["by_staff"] is True
+    assert api_key_report_leaked(key=full, source="again", actor=staff) is None
+    assert api_key_report_leaked(key="garbage", actor=staff) is None
 
 
 def test_expiry_notices_go_out_once_at_seven_days_and_at_one_day(make_key, user):

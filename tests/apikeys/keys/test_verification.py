@@ -1,5 +1,6 @@
 """verify(): every answer code, the limits in Redis, caching and invalidation."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import pytest
 import redis
 import time_machine
 from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 
 from accounts.permissions import Role
@@ -184,7 +186,7 @@ def test_rotation_without_grace_stops_the_old_secret_at_once(make_key, user):
     assert verify(new).valid
 
 
-def test_revocation_is_seen_at_once_by_another_process(make_key, user):
+def test_revocation_is_seen_at_once_by_another_process(make_key, user, settings):
     """A second process holds its own warm in-process cache; revoke; it refuses next."""
     api_key, full = make_key()
     script = textwrap.dedent(
@@ -192,6 +194,7 @@ def test_revocation_is_seen_at_once_by_another_process(make_key, user):
         import os, sys, django
         os.environ["DJANGO_SETTINGS_MODULE"] = "console.settings.test"
         os.environ["DATABASE_URL"] = {connection_url()!r}
+        os.environ["VERIFY_REDIS_URL"] = {settings.VERIFY_REDIS_URL!r}
         django.setup()
         from apikeys.keys.verification import verify
         print(verify({full!r}).code, flush=True)
@@ -359,6 +362,7 @@ def embedded():
     verification.local_cache_clear()
 
 
+@pytest.mark.single_redis
 def test_embedded_mode_verifies_and_enforces_limits_without_redis(embedded, make_key, user):
     api_key, full = make_key(requests_per_minute=2, tokens_per_minute=1000)
     with time_machine.travel("2030-01-01 00:00:10Z", tick=False):
@@ -379,6 +383,7 @@ def test_embedded_mode_verifies_and_enforces_limits_without_redis(embedded, make
     assert verify(full).code == "revoked"
 
 
+@pytest.mark.single_redis
 def test_embedded_mode_buffers_last_used_and_flushes_it(embedded, make_key):
     api_key, full = make_key()
     assert verify(full, client_ip="203.0.113.5").valid
@@ -388,6 +393,7 @@ def test_embedded_mode_buffers_last_used_and_flushes_it(embedded, make_key):
     assert api_key.last_used_ip == "203.0.113.5"
 
 
+@pytest.mark.single_redis
 def test_embedded_mode_rotation_and_scope_changes_reach_a_warm_cache(embedded, make_key, user):
     api_key, old = make_key(scopes=["models.read"])
     assert verify(old, required_scope="inference").code == "scope_missing"
@@ -398,6 +404,7 @@ def test_embedded_mode_rotation_and_scope_changes_reach_a_warm_cache(embedded, m
     assert verify(new).valid
 
 
+@pytest.mark.single_redis
 def test_embedded_mode_lets_exactly_the_limit_pass_across_threads(embedded, make_key):
     _api_key, full = make_key(requests_per_minute=25)
     now = time.time()
@@ -453,3 +460,174 @@ def test_the_sql_function_and_the_orm_read_the_same_record(make_key, workspace, 
     api_key_revoke(api_key=api_key, actor=user)
     assert verification._load_from_db(api_key.public_id).revoked
     assert verification._load_with_orm(api_key.public_id).revoked
+
+
+# ---------------------------------------------------------------------------- sharding
+
+
+def _store_keys() -> list[str]:
+    client = verification.store().client
+    return [name.decode() for name in client.scan_iter(match=f"{verification.key_prefix()}*")]
+
+
+def test_every_redis_key_of_one_verify_is_in_the_slot_of_its_api_key(make_key, user):
+    from redis.crc import key_slot
+
+    api_key, old = make_key(
+        requests_per_minute=10, tokens_per_minute=10_000, monthly_token_budget=10_000
+    )
+    api_key_rotate(api_key=api_key, actor=user, grace="1h")
+    api_key.refresh_from_db()
+    # The old secret in its grace period also writes the previous-secret buffer.
+    assert verify(old, estimated_tokens=10, client_ip="203.0.113.5").valid
+    names = _store_keys()
+    tag = verification.shard_tag(api_key.public_id)
+    assert names and all(tag in name for name in names)
+    assert {key_slot(name.encode()) for name in names} == {key_slot(tag[1:-1].encode())}
+    kinds = {name.split(f"{tag}:", 1)[1].split(":")[0] for name in names}
+    assert {"generation", "record", "win", "bud", "lu", "lup"} <= kinds
+
+
+def test_last_used_is_buffered_in_shards_and_the_flush_drains_every_one(make_key):
+    created = [make_key(name=f"key {i}") for i in range(24)]
+    for _api_key, full in created:
+        assert verify(full, client_ip="203.0.113.5").valid
+    buffers = {name for name in _store_keys() if name.endswith(":lu")}
+    expected = {verification.shard_of(api_key.public_id) for api_key, _full in created}
+    assert len(expected) > 1
+    assert len(buffers) == len(expected)
+    assert api_key_last_used_flush() == len(created)
+    assert not [name for name in _store_keys() if name.endswith(":lu")]
+    assert ApiKey.objects.filter(last_used_at__isnull=True).count() == 0
+
+
+def test_budget_used_reads_the_key_s_own_counter(make_key):
+    api_key, full = make_key(monthly_token_budget=1000)
+    assert verify(full, estimated_tokens=300).valid
+    assert verification.budget_used(public_id=api_key.public_id, key_id=api_key.pk) == 300
+
+
+def test_verify_store_follows_verify_redis_url(settings, verify_store):
+    from redis.cluster import RedisCluster
+
+    client = verification.store().client
+    assert isinstance(client, RedisCluster) == (verify_store == "cluster")
+    settings.VERIFY_REDIS_URL = redis_url = settings.REDIS_URL
+    assert verification.store().client.connection_pool.connection_kwargs["port"] == int(
+        redis_url.rsplit(":", 1)[1].split("/")[0]
+    )
+
+
+def _slot_owner(client, slot: int) -> int:
+    for start, end, owner, *_replicas in client.execute_command("CLUSTER", "SLOTS"):
+        if start <= slot <= end:
+            return int(owner[1])
+    raise AssertionError(f"no node serves slot {slot}")
+
+
+def _reshard(servers, slot: int, *, pause: float) -> int:
+    """Move `slot` to another master key by key, as `redis-cli --cluster reshard` does;
+    return the port of the node that serves it now."""
+    nodes = {port: redis.Redis(port=port, decode_responses=True) for port in servers.ports}
+    ids = {port: client.execute_command("CLUSTER", "MYID") for port, client in nodes.items()}
+    source = _slot_owner(nodes[servers.ports[0]], slot)
+    target = next(port for port in servers.ports if port != source)
+    nodes[target].execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
+    nodes[source].execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+    while names := nodes[source].execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1):
+        nodes[source].execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *names)
+        time.sleep(pause)
+    for client in nodes.values():
+        client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+        client.close()
+    return target
+
+
+@pytest.mark.single_redis
+def test_a_resharded_slot_loses_no_verify_and_admits_exactly_the_limit(make_key, redis_cluster):
+    """The key's slot moves to another master key by key while four threads verify;
+    redis-py follows the ASK and MOVED redirects (and retries TRYAGAIN while the
+    script's keys sit on two nodes)."""
+    from redis.crc import key_slot
+
+    api_key, full = make_key(requests_per_minute=120)
+    with (
+        override_settings(VERIFY_REDIS_URL=redis_cluster.url),
+        time_machine.travel("2030-01-01 00:00:05Z", tick=False),
+    ):
+        verification.local_cache_clear()
+        assert verify(full).valid  # warm; counts as one
+        tag = verification.shard_tag(api_key.public_id)
+        slot = key_slot(tag[1:-1].encode())
+        before = _slot_owner(redis.Redis(port=redis_cluster.ports[0]), slot)
+        codes: list[str] = []
+        errors: list[BaseException] = []
+        moving = threading.Event()
+        moving.set()
+
+        def worker():
+            try:
+                while moving.is_set() or len(codes) < 200:
+                    codes.append(verify(full).code)
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.2)
+        started = len(codes)
+        after = _reshard(redis_cluster, slot, pause=0.05)
+        during = len(codes) - started
+        moving.clear()
+        for thread in threads:
+            thread.join()
+    assert not errors
+    assert during > 0  # verifies ran while the keys were split between two nodes
+    assert after != before
+    assert _slot_owner(redis.Redis(port=redis_cluster.ports[0]), slot) == after
+    assert set(codes) == {"valid", "rate_limited"}
+    assert codes.count("valid") == 120 - 1
+
+
+def _compact(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def test_the_prepared_answer_json_equals_the_serialised_answer(make_key, user):
+    _api_key, limited = make_key(
+        requests_per_minute=5,
+        tokens_per_minute=1000,
+        monthly_token_budget=10_000,
+        max_tokens_per_request=64,
+        allowed_ips=["203.0.113.0/24"],
+    )
+    _api_key, unlimited = make_key(name="unlimited", scopes=["inference"])
+    with time_machine.travel("2030-01-01 00:00:10Z", tick=False):
+        for full in (limited, unlimited, limited):
+            result = verify(full, client_ip="203.0.113.5", estimated_tokens=10)
+            assert result.valid
+            assert result.as_json() == _compact(result.as_dict())
+            assert json.loads(result.as_json()) == result.as_dict()
+        for _ in range(5):
+            verify(limited, client_ip="203.0.113.5")
+        refused = verify(limited, client_ip="203.0.113.5")
+    assert refused.code == "rate_limited"
+    assert refused.as_json() == _compact(refused.as_dict())
+    unknown = verify(limited[:-8] + "A" * 8)
+    assert unknown.as_json() == _compact(unknown.as_dict())
+
+
+def test_scripts_forgotten_by_redis_are_loaded_again(make_key, user):
+    api_key, full = make_key(requests_per_minute=10)
+    assert verify(full, client_ip="203.0.113.5").valid
+    client = verification.store().client
+    client.script_flush()
+    assert verify(full, client_ip="203.0.113.5").remaining["requests"] == 8
+    client.script_flush()
+    assert api_key_last_used_flush() == 1
+    client.script_flush()
+    api_key_revoke(api_key=api_key, actor=user)
+    assert verify(full).code == "revoked"

@@ -261,7 +261,11 @@ def test_usage_filters_by_key_and_model(client, user, workspace, usage_data):
     results = client.get(_usage_url(workspace), params).json()["results"]
     assert [(r["model"], r["requests"]) for r in results] == [("small-1", 1)]
     results = client.get(_usage_url(workspace), {"model": "small-1", "group_by": "key"}).json()
-    assert [r["requests"] for r in results["results"]] == [1]
+    # Every key of the workspace by name, those without usage of that model as zeros.
+    assert [(r["key_id"], r["requests"]) for r in results["results"]] == [
+        (usage_data["key"].public_id, 0),
+        (usage_data["other"].public_id, 1),
+    ]
 
 
 @pytest.mark.parametrize(

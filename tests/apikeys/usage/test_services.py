@@ -7,7 +7,7 @@ import time_machine
 from django.db import connection
 
 from accounts.errors import DomainError
-from apikeys.usage.models import UsageDailyRollup, UsageRecord
+from apikeys.usage.models import UsageDailyRollup, UsageRecord, UsageWorkspaceDailyRollup
 from apikeys.usage.services import (
     MAX_BATCH_EVENTS,
     REJECT_IN_FUTURE,
@@ -16,6 +16,7 @@ from apikeys.usage.services import (
     BatchTooLarge,
     usage_records_ingest,
     usage_rollup_day,
+    usage_rollup_days,
     usage_rollup_recent,
 )
 from tests.apikeys.usage_support import NOW, TODAY, make_key, usage_event
@@ -39,8 +40,9 @@ def test_ingest_stores_a_batch_in_bulk_with_workspace_resolved_from_the_key(
     workspace, api_key, django_assert_max_num_queries
 ):
     events = [usage_event(api_key, request_id=f"r{i}") for i in range(500)]
-    # Key lookup, duplicate check and one INSERT, plus the savepoint: independent of size.
-    with django_assert_max_num_queries(5):
+    # Key lookup, the lock of the batch's days, one INSERT, one upsert per rollup table,
+    # plus the savepoint: independent of size.
+    with django_assert_max_num_queries(7):
         result = usage_records_ingest(events=events)
     assert (result.accepted, result.duplicates, result.rejected) == (500, 0, [])
     assert UsageRecord.objects.filter(workspace=workspace, api_key=api_key).count() == 500
@@ -242,3 +244,61 @@ def test_other_workspaces_rollups_are_separate(workspace, api_key):
     assert list(UsageDailyRollup.objects.values_list("workspace_id", "requests")) == [
         (workspace.pk, 2)
     ]
+
+
+def _rollup_rows():
+    metrics = ("requests", "input_tokens", "output_tokens", "errors", "flagged", "blocked")
+
+    def rows(model, group):
+        return {
+            row[: len(group)]: row[len(group) :]
+            for row in model.objects.values_list(*group, *metrics)
+        }
+
+    return (
+        rows(UsageDailyRollup, ("workspace_id", "api_key_id", "day", "model")),
+        rows(UsageWorkspaceDailyRollup, ("workspace_id", "day", "model")),
+    )
+
+
+def test_ingest_keeps_both_rollups_current_as_a_recompute_would(workspace, api_key):
+    other_key = make_key(workspace, name="Batch jobs")
+    elsewhere = make_key(WorkspaceFactory(name="Other"))
+    # Two batches over two days, keys, models and outcomes; no rollup task runs.
+    for batch in range(2):
+        usage_records_ingest(
+            events=[
+                usage_event(
+                    (api_key, other_key, elsewhere)[i % 3],
+                    request_id=f"b{batch}-{i}",
+                    occurred_at=NOW - dt.timedelta(hours=9 * (i % 4)),
+                    model=("large-1", "small-1")[i % 2],
+                    input_tokens=10 + i,
+                    output_tokens=i,
+                    status=(200, 429, 500)[i % 3],
+                    moderation=("none", "flagged", "blocked", "none")[i % 4],
+                )
+                for i in range(30)
+            ]
+        )
+    # A replay adds nothing.
+    usage_records_ingest(events=[usage_event(api_key, request_id="b0-0")])
+    per_key, workspace_wide = _rollup_rows()
+    assert sum(row[0] for row in per_key.values()) == 60
+    assert sum(row[0] for row in workspace_wide.values()) == 60
+
+    usage_rollup_days(days=[TODAY - dt.timedelta(days=d) for d in range(3)])
+
+    assert _rollup_rows() == (per_key, workspace_wide)
+    # The workspace-wide rollup is the per-key one summed over keys.
+    summed = {}
+    for (workspace_id, _key, day, model), row in per_key.items():
+        totals = summed.setdefault((workspace_id, day, model), [0] * 6)
+        for index, value in enumerate(row):
+            totals[index] += value
+    assert {group: tuple(row) for group, row in summed.items()} == workspace_wide
+
+
+def test_rollups_of_the_workspace_hold_no_personal_data():
+    names = {field.name for field in UsageWorkspaceDailyRollup._meta.get_fields()}
+    assert names.isdisjoint({"client_ip", "request_id", "api_key", "created_by", "user"})

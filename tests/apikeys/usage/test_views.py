@@ -7,7 +7,9 @@ import io
 
 import pytest
 import time_machine
+from django.db import connection
 from django.template.loader import render_to_string
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.errors import NotFound
@@ -16,6 +18,7 @@ from apikeys.keys.services import api_key_create
 from apikeys.keys.tokens import Environment
 from apikeys.usage.selectors import usage_series_for_key
 from apikeys.usage.services import usage_records_ingest, usage_rollup_recent
+from apikeys.usage.views import KEYS_PAGE_SIZE
 from tests.apikeys.usage_support import NOW, TODAY, make_key, usage_event
 from tests.factories import WorkspaceFactory, add_member
 
@@ -67,9 +70,10 @@ def test_usage_page_shows_correct_totals_and_tables(client, user, workspace, usa
     by_day = {row["day"]: row["requests"] for row in context["by_day"]}
     assert len(by_day) == 30
     assert (by_day[TODAY - dt.timedelta(days=1)], by_day[TODAY]) == (3, 1)
+    # By name, a page of keys at a time.
     assert [(r["key_name"], r["requests"]) for r in context["by_key"]] == [
-        ("Main", 3),
         ("=HYPERLINK(1)", 1),
+        ("Main", 3),
     ]
     assert [(r["model"], r["requests"]) for r in context["by_model"]] == [
         ("large-1", 3),
@@ -213,3 +217,75 @@ def test_management_key_of_one_workspace_cannot_read_another(client, workspace, 
     assert response.status_code == 404
     assert usage_data["main"].public_id not in response.content.decode()
     assert client.get(_urls(elsewhere)["api"], **auth).status_code == 200
+
+
+def _more_usage(workspace, keys: int, events: int):
+    """Add `keys` keys and `events` events spread over them, ten days and four models."""
+    made = [make_key(workspace, name=f"Extra {i:03d}") for i in range(keys)]
+    usage_records_ingest(
+        events=[
+            usage_event(
+                made[i % keys],
+                request_id=f"more-{i}",
+                occurred_at=NOW - dt.timedelta(hours=(i * 7) % 240),
+                model=f"model-{i % 4}",
+            )
+            for i in range(events)
+        ],
+        max_age_days=12,
+    )
+
+
+def _queries(client, url, params=None) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url, params or {}).status_code == 200
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def test_usage_page_and_api_cost_the_same_with_more_keys_and_usage(
+    client, user, workspace, usage_data
+):
+    client.force_login(user)
+    urls = _urls(workspace)
+    requests = [
+        (urls["page"], {}),
+        (urls["page"], {"key": usage_data["main"].public_id}),
+        (urls["page"], {"model": "large-1", "from": "2026-03-01"}),
+        (urls["api"], {}),
+        (urls["api"], {"group_by": "key"}),
+        (urls["api"], {"group_by": "model"}),
+    ]
+    client.get(urls["page"])  # the first request of a session also records the session
+    few = [_queries(client, url, params) for url, params in requests]
+    _more_usage(workspace, keys=60, events=900)
+    many = [_queries(client, url, params) for url, params in requests]
+    assert [len(queries) for queries in many] == [len(queries) for queries in few]
+    # Every figure comes from the rollups: no page reads the raw usage records.
+    assert not [sql for queries in many for sql in queries if "apikeys_usagerecord" in sql]
+    # The page reads one page of keys without counting them (the API's pages carry a count).
+    assert not [sql for queries in many[:3] for sql in queries if "COUNT(" in sql.upper()]
+
+
+def test_usage_page_lists_keys_by_name_a_page_at_a_time(client, user, workspace, usage_data):
+    client.force_login(user)
+    _more_usage(workspace, keys=30, events=60)
+    first = client.get(_urls(workspace)["page"], {"model": "large-1"}).context
+    assert [row["key_name"] for row in first["by_key"]][:3] == [
+        "=HYPERLINK(1)",
+        "Extra 000",
+        "Extra 001",
+    ]
+    assert len(first["by_key"]) == KEYS_PAGE_SIZE and first["keys_page"].has_next()
+    second = client.get(_urls(workspace)["page"], {"model": "large-1", "page": "2"}).context
+    assert [row["key_name"] for row in second["by_key"]][-1] == "Main"
+    assert second["by_key"][-1]["requests"] == 3
+    # Totals cover every key, not just the page shown.
+    assert first["totals"] == second["totals"]
+
+
+def test_usage_page_refuses_a_key_id_of_another_workspace(client, user, workspace, usage_data):
+    client.force_login(user)
+    stranger = make_key(WorkspaceFactory(name="Elsewhere"))
+    response = client.get(_urls(workspace)["page"], {"key": stranger.public_id})
+    assert response.status_code == 400
+    assert "key" in response.context["form"].errors

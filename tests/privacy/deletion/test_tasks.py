@@ -122,12 +122,12 @@ def test_broker_emptied_with_deletions_pending_and_the_sweeper_recovers_every_on
         deletions.append(due_account_deletion(user))
     for deletion in deletions:
         send("privacy.deletion_run", deletion_id=deletion.pk)
-    assert broker.llen("celery") == 5
+    assert broker.llen("privacy-long") == 5
 
     broker.flushdb()
     workers.start()
     time.sleep(3)
-    assert broker.llen("celery") == 0
+    assert broker.llen("privacy-long") == 0
     pending = DeletionRequest.objects.filter(status=DeletionStatus.PENDING).count()
     assert pending == 5  # the messages are gone; nothing ran
 

@@ -24,6 +24,7 @@ from privacy.requests.services import (
     privacy_requests_alert_staff,
 )
 from tests.factories import UserFactory
+from tests.support import staff_member
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ def _send_mail_on_commit(monkeypatch, django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def staff(db):
-    return UserFactory(is_staff=True, email="dpo@example.com")
+    return staff_member("Privacy", email="dpo@example.com")
 
 
 def _submit(user, request_type=RequestType.CORRECTION, jurisdiction=Jurisdiction.EEA_UK):
@@ -211,6 +212,19 @@ def test_staff_alerts_go_out_once_before_and_after_the_due_date(user, staff):
     with time_machine.travel("2026-12-03 09:00:00+00:00", tick=False):
         assert request.is_overdue is True
         assert list(PrivacyRequest.objects.overdue()) == [request]
+
+
+def test_staff_alerts_go_to_the_privacy_role_only(user, staff, settings):
+    settings.PRIVACY_STAFF_EMAILS = []
+    staff_member("Support", email="support@example.com")
+    staff_member("Security", email="security@example.com")
+    staff_member("Privacy", email="inactive-dpo@example.com", is_active=False)
+    UserFactory(is_staff=True, is_superuser=True, email="root@example.com")
+    with time_machine.travel("2026-11-02 09:00:00+00:00", tick=False):
+        _submit(user)
+    mail.outbox.clear()
+    assert privacy_requests_alert_staff(today=date(2026, 11, 28)) == {"due_soon": 1, "overdue": 0}
+    assert [m.to for m in mail.outbox] == [[staff.email]]
 
 
 def test_staff_verify_links_a_public_request_to_the_verified_account(user, staff):

@@ -132,7 +132,7 @@ def unpartition(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("apikeys", "0004_key_generation"),
+        ("apikeys", "0005_usage_workspace_rollup"),
     ]
 
     operations = [
