@@ -3,6 +3,7 @@
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.db.models.signals import post_migrate
 
 from tests.factories import UserFactory, WorkspaceFactory
 
@@ -20,6 +21,19 @@ def django_db_setup(django_db_setup, django_db_blocker):
             with connection.cursor() as cursor:
                 cursor.execute(f"ALTER DATABASE {name} SET console.allow_audit_truncate = 'on'")
             connection.close()
+
+
+def _seed_staff_roles_again(sender, using, **kwargs):
+    """A transactional test's flush empties the groups that migrations seeded (the
+    staff roles); the flush ends with post_migrate, so they are seeded again here, for
+    the next test, as the migrations seed them."""
+    if sender.label == "support":
+        from tests.support import staff_roles_seed
+
+        staff_roles_seed(using)
+
+
+post_migrate.connect(_seed_staff_roles_again, dispatch_uid="tests-staff-roles")
 
 
 @pytest.fixture(autouse=True)

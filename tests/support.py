@@ -68,6 +68,39 @@ def staff_role(name: str):
     return group
 
 
+_MIGRATED_STATE: dict = {}
+
+
+def staff_roles_seed(using: str = "default") -> None:
+    """Run the data migrations that seed the staff roles again (they are idempotent):
+    privacy's roles, then the permissions later apps grant to them."""
+    import pkgutil
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.db import connections
+    from django.db.migrations.loader import MigrationLoader
+
+    import privacy.migrations
+    import support.migrations
+
+    # The migrations run against the historical models, as `migrate` runs them (they
+    # adjust the app registry they are given, which must not be the live one).
+    if "apps" not in _MIGRATED_STATE:
+        loader = MigrationLoader(connections[using], ignore_no_migrations=True)
+        _MIGRATED_STATE["apps"] = loader.project_state().apps
+    apps = _MIGRATED_STATE["apps"]
+    editor = SimpleNamespace(connection=connections[using])
+    for package, suffix, function in (
+        (privacy.migrations, "_staff_roles", "seed_roles"),
+        (support.migrations, "_support_group_permissions", "grant"),
+    ):
+        # Found by their names' ends, so renumbering a migration changes nothing here.
+        for module in pkgutil.iter_modules(package.__path__):
+            if module.name.endswith(suffix):
+                getattr(import_module(f"{package.__name__}.{module.name}"), function)(apps, editor)
+
+
 def staff_member(*roles: str, **fields):
     """A staff account in `roles`, created through the factory."""
     from tests.factories import UserFactory
