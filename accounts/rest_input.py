@@ -10,7 +10,9 @@ format:
   `additionalProperties: false`;
 - a JSON value of the wrong type for its field: strings only where strings are
   declared, whole numbers (never true or false) where integers are, and real booleans
-  only; lists and objects likewise, their items too.
+  only; lists and objects likewise, their items too;
+- with `requires_a_field`, a body that names no field at all (a PATCH that would
+  change nothing); the schema says `minProperties: 1` and the body is required.
 
 `StrictQuerySerializer` is the same for query strings, whose values are always strings:
 it refuses parameters it does not declare (except the page parameters) and values
@@ -23,6 +25,7 @@ from collections.abc import Mapping
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from accounts.validators import BIDI_CONTROLS, validate_name
 
@@ -30,6 +33,7 @@ from accounts.validators import BIDI_CONTROLS, validate_name
 PAGE_PARAMETERS = frozenset({"page", "page_size"})
 
 UNKNOWN_FIELD = "Unknown field."
+NOTHING_TO_CHANGE = "Nothing to change: send at least one field."
 EMPTY_PARAMETER = "Leave the parameter out instead of sending it empty."
 
 
@@ -135,6 +139,9 @@ def type_errors(field: serializers.Field, value):
 class StrictInputSerializer(serializers.Serializer):
     """A JSON body exactly as the schema declares it (see the module's docstring)."""
 
+    # Every field is optional, but a body without any is refused (PATCH bodies).
+    requires_a_field = False
+
     def shape_errors(self, data: Mapping) -> dict:
         errors = {name: [UNKNOWN_FIELD] for name in sorted(set(data) - set(self.fields))}
         for name, field in self.fields.items():
@@ -147,6 +154,8 @@ class StrictInputSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
             errors = self.shape_errors(data)
+            if not data and self.requires_a_field:
+                errors[api_settings.NON_FIELD_ERRORS_KEY] = [NOTHING_TO_CHANGE]
             if errors:
                 raise serializers.ValidationError(errors, code="invalid")
         return super().to_internal_value(data)
@@ -188,4 +197,22 @@ class StrictInputSerializerExtension(OpenApiSerializerExtension):
                     pattern = f"^$|{pattern}"
                 schema["properties"][name]["pattern"] = pattern
         schema["additionalProperties"] = False
+        if self.target.requires_a_field:
+            schema["minProperties"] = 1
         return schema
+
+
+def document_required_bodies(result, generator, request, public):
+    """Mark a request body required where its schema needs at least one field (a
+    drf-spectacular postprocessing hook): no body at all is refused like `{}`."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            body = operation.get("requestBody") if isinstance(operation, dict) else None
+            if not body:
+                continue
+            for media in body.get("content", {}).values():
+                ref = media.get("schema", {}).get("$ref", "")
+                if schemas.get(ref.rsplit("/", 1)[-1], {}).get("minProperties"):
+                    body["required"] = True
+    return result

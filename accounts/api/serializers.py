@@ -64,6 +64,9 @@ class WorkspaceCreateInputSerializer(StrictInputSerializer):
 
 
 class WorkspaceUpdateInputSerializer(StrictInputSerializer):
+    """PATCH: send only what changes, at least one field."""
+
+    requires_a_field = True
     name = serializers.CharField(max_length=100, required=False, validators=[validate_name])
     usage_retention_days = serializers.IntegerField(min_value=30, max_value=90, required=False)
     zero_data_retention = serializers.BooleanField(required=False)

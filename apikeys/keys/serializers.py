@@ -77,7 +77,9 @@ class ApiKeyCreateInputSerializer(_KeySettingsInput):
 
 
 class ApiKeyUpdateInputSerializer(_KeySettingsInput):
-    """PATCH: every field optional; send only what changes."""
+    """PATCH: every field optional; send only what changes, at least one field."""
+
+    requires_a_field = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -7,7 +7,8 @@ does only what verify needs (gateway token, a small JSON body, `verification.ver
 Request: `{"key": "...", "required_scope": "inference", "client_ip": "203.0.113.7",
 "max_tokens": 1024, "estimated_tokens": 1500}` (all but `key` optional).
 Answer 200 with `verification.VerifyResult.as_dict()` for every verdict; 400 for a
-body that is not such an object; 401 for a missing or wrong gateway token.
+body that is not such an object (a field it does not name included); 401 for a missing
+or wrong gateway token.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts import jsonbody
+from accounts.rest_input import UNKNOWN_FIELD
 from apikeys.keys.gateway_auth import gateway_token_from_header, gateway_token_is_valid
 from apikeys.keys.scopes import ALL_SCOPES
 from apikeys.keys.verification import verify
 
 MAX_BODY_BYTES = 4096
 MAX_TOKENS_CEILING = 2**31 - 1
+_FIELDS = frozenset({"key", "required_scope", "client_ip", "max_tokens", "estimated_tokens"})
 _JSON = "application/json"
 
 
@@ -72,7 +75,8 @@ def verify_endpoint(request):
     if not isinstance(data, dict):
         return _error(400, "invalid", "The body must be a JSON object.")
 
-    errors: dict = {}
+    # Like every other endpoint, a field the schema does not declare is refused.
+    errors: dict = {name: [UNKNOWN_FIELD] for name in sorted(data.keys() - _FIELDS)}
     key = data.get("key")
     if not isinstance(key, str) or not key:
         errors["key"] = ["This field is required."]
@@ -131,6 +135,7 @@ def document_verify_endpoint(result, generator, request, public):
             "estimated_tokens": {**count, "nullable": True},
         },
         "required": ["key"],
+        "additionalProperties": False,
     }
     answer_schema = {
         "type": "object",

@@ -37,8 +37,11 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_INT = 2**31 - 1
 # Errors listed per refused batch: enough to fix a systematic mistake, bounded output.
 MAX_REPORTED_ERRORS = 20
-_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-_KEY_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,24}")
+# Anchored: the schema documents these patterns, and JSON Schema patterns match anywhere.
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_KEY_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,24}$")
+# A model id as the gateway names it ("large-2", "org/model@2026-01"): visible ASCII.
+_MODEL_RE = re.compile(r"^[A-Za-z0-9._:/@+-]{1,64}$")
 _MODERATION_VALUES = frozenset(Moderation.values)
 
 
@@ -65,8 +68,16 @@ class UsageEventInputSerializer(StrictInputSerializer):
     key_id = serializers.RegexField(
         _KEY_ID_RE.pattern, max_length=24, help_text="The public id of the API key used."
     )
-    occurred_at = serializers.DateTimeField(help_text="ISO 8601 with a time zone.")
-    model = serializers.CharField(max_length=64)
+    occurred_at = serializers.DateTimeField(
+        help_text="ISO 8601 with a time zone. An event older than "
+        f"{usage.LATE_EVENT_MAX_DAYS} days or more than an hour ahead is not stored: the answer "
+        "lists it under rejected_events (too_old, in_future)."
+    )
+    model = serializers.RegexField(
+        _MODEL_RE.pattern,
+        max_length=64,
+        help_text="The model's id: letters, digits and . _ : / @ + -",
+    )
     input_tokens = serializers.IntegerField(min_value=0, max_value=MAX_INT)
     output_tokens = serializers.IntegerField(min_value=0, max_value=MAX_INT)
     status = serializers.IntegerField(min_value=100, max_value=599, help_text="HTTP status.")
@@ -96,16 +107,13 @@ def _int_field(event: dict, name: str, low: int, high: int, errors: dict) -> int
     return value
 
 
-def _str_field(event: dict, name: str, pattern: re.Pattern | None, errors: dict) -> str:
+def _str_field(event: dict, name: str, pattern: re.Pattern, errors: dict) -> str:
     value = event.get(name)
     if not isinstance(value, str) or not value:
         errors[name] = "This field is required." if value is None else "Must be a string."
         return ""
-    if pattern is not None:
-        if not pattern.fullmatch(value):
-            errors[name] = f"Must match {pattern.pattern}."
-    elif len(value) > 64 or not value.isprintable():
-        errors[name] = "At most 64 printable characters."
+    if not pattern.fullmatch(value):
+        errors[name] = f"Must match {pattern.pattern}."
     return value
 
 
@@ -115,7 +123,7 @@ def _parse_event(event) -> tuple[usage.UsageEvent | None, dict]:
     errors: dict[str, str] = {name: UNKNOWN_FIELD for name in event.keys() - _EVENT_FIELDS}
     request_id = _str_field(event, "request_id", _REQUEST_ID_RE, errors)
     key_id = _str_field(event, "key_id", _KEY_ID_RE, errors)
-    model = _str_field(event, "model", None, errors)
+    model = _str_field(event, "model", _MODEL_RE, errors)
     occurred_at = None
     raw_time = event.get("occurred_at")
     if not isinstance(raw_time, str) or len(raw_time) > 40:

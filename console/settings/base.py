@@ -348,7 +348,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Console API",
-    "DESCRIPTION": "Workspaces, members, invitations, API keys, usage, audit and privacy.",
+    "DESCRIPTION": "Workspaces, members, invitations, API keys, usage, audit and privacy.\n\n"
+    "Every JSON body is refused with 400 when its text holds NUL (U+0000) or a lone "
+    "surrogate, which no string here may carry, or when it nests more than "
+    f"{JSON_MAX_DEPTH} levels deep.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -364,6 +367,7 @@ SPECTACULAR_SETTINGS = {
         # The verify endpoint is a plain Django view, outside DRF's reach; document it.
         "apikeys.keys.verify.document_verify_endpoint",
         "accounts.rest.document_errors",
+        "accounts.rest_input.document_required_bodies",
     ],
 }
 

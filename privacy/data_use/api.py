@@ -20,6 +20,9 @@ class PrivacySettingsOutputSerializer(serializers.Serializer):
 
 
 class PrivacySettingsInputSerializer(StrictInputSerializer):
+    """The settings to change; at least one."""
+
+    requires_a_field = True
     training_opt_out = serializers.BooleanField(required=False)
     do_not_sell_or_share = serializers.BooleanField(required=False)
     marketing_emails = serializers.BooleanField(required=False)

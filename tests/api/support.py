@@ -16,13 +16,15 @@ from apikeys.keys.scopes import MANAGEMENT_SCOPES
 from apikeys.keys.services import api_key_create
 from privacy.requests.models import PrivacyRequest
 from privacy.requests.services import privacy_request_submit
+from support.models import SupportRequest
+from support.services import support_request_create
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 from tests.support import api_client_signed_in
 
 GATEWAY_OPERATIONS = {"/api/v1/usage", "/api/v1/keys/verify"}
 PUBLIC_OPERATIONS = {"/api/v1/keys/report-leak"}
 CSRF_TOKEN = "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz"
-TABLES_OF = ("accounts", "apikeys", "privacy")
+TABLES_OF = ("accounts", "apikeys", "privacy", "support")
 
 
 class World:
@@ -68,6 +70,8 @@ class World:
             )
         if not PrivacyRequest.objects.open().filter(pk=self.privacy_request.pk).exists():
             self.privacy_request = self._privacy_request()
+        if not SupportRequest.objects.filter(pk=self.support_request.pk).exists():
+            self.support_request = self._support_request()
 
     def _new_workspace(self) -> None:
         self.workspace = WorkspaceFactory(owner=self.owner, name="Fuzzed")
@@ -83,6 +87,12 @@ class World:
             list(MANAGEMENT_SCOPES), "management key"
         )
         self.privacy_request = self._privacy_request()
+        self.support_request = self._support_request()
+
+    def _support_request(self):
+        return support_request_create(
+            user=self.owner, subject="fuzz", category="other", message="x"
+        )
 
     def _key(self, scopes: list[str], name: str):
         return api_key_create(
@@ -107,6 +117,7 @@ class World:
             "invitation_id": self.invitation.pk,
             "key_id": self.api_key.public_id,
             "request_id": str(self.privacy_request.pk),
+            "support_request_id": str(self.support_request.pk),
         }
 
     def session_headers(self, path: str) -> dict:

@@ -331,11 +331,12 @@ def _request_components(api_schema):
             content = operation.get("requestBody", {}).get("content", {})
             for media in content.values():
                 ref = media["schema"].get("$ref")
-                if ref:
-                    yield (
-                        f"{method} {path}",
-                        api_schema["components"]["schemas"][ref.split("/")[-1]],
-                    )
+                component = (
+                    api_schema["components"]["schemas"][ref.split("/")[-1]]
+                    if ref
+                    else media["schema"]
+                )
+                yield f"{method} {path}", component
 
 
 def test_every_request_body_documents_that_unknown_fields_are_refused(api_schema):
@@ -343,6 +344,39 @@ def test_every_request_body_documents_that_unknown_fields_are_refused(api_schema
     assert len(components) > 10
     for label, component in components:
         assert component.get("additionalProperties") is False, label
+
+
+PATCHES = [
+    "/api/v1/privacy/settings/",
+    "/api/v1/workspaces/{workspace}/",
+    "/api/v1/workspaces/{workspace}/keys/{key}/",
+]
+
+
+@pytest.mark.parametrize("path", PATCHES)
+@pytest.mark.parametrize("body", [{}, None])
+def test_a_patch_that_names_no_field_answers_400_and_changes_nothing(owner_api, world, path, body):
+    url = path.format(workspace=world.workspace.pk, key=world.api_key.public_id)
+    before = database_fingerprint()
+    kwargs = {} if body is None else {"data": body, "format": "json"}
+    response = owner_api.patch(url, **kwargs)
+    error = assert_refused(response)
+    assert error["fields"] == {"non_field_errors": ["Nothing to change: send at least one field."]}
+    assert database_fingerprint() == before
+
+
+def test_every_patch_body_is_required_and_names_at_least_one_field(api_schema):
+    patches = {
+        path: operations["patch"]
+        for path, operations in api_schema["paths"].items()
+        if "patch" in operations
+    }
+    assert len(patches) >= len(PATCHES)
+    components = dict(_request_components(api_schema))
+    for path, operation in patches.items():
+        assert operation["requestBody"].get("required") is True, path
+        body = components[f"patch {path}"]
+        assert body.get("required") or body.get("minProperties") == 1, path
 
 
 def test_the_schema_documents_the_limits(api_schema):

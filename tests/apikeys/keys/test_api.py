@@ -192,6 +192,20 @@ def test_verify_endpoint_answers_codes_and_refuses_bad_bodies(make_key):
     assert client.get(url, **GATEWAY).status_code == 405
 
 
+def test_verify_refuses_a_field_it_does_not_declare_and_takes_every_one_it_does(make_key, client):
+    _k, full = make_key()
+    url = reverse("api-key-verify")
+    response = APIClient().post(url, {"key": full, "scope": "inference"}, format="json", **GATEWAY)
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"scope": ["Unknown field."]}
+    schema = client.get(reverse("api-schema"), HTTP_ACCEPT="application/json").json()
+    body = schema["paths"]["/api/v1/keys/verify"]["post"]["requestBody"]["content"]
+    for name in body["application/json"]["schema"]["properties"]:
+        value = {"key": full, "max_tokens": 1, "estimated_tokens": 1}.get(name)
+        answer = APIClient().post(url, {"key": full, name: value}, format="json", **GATEWAY)
+        assert answer.status_code == 200, (name, answer.content)
+
+
 def test_leak_report_answers_the_same_whatever_the_key(make_key):
     api_key, full = make_key()
     url = reverse("api-key-report-leak")
