@@ -136,6 +136,14 @@ def _add_message(
     return message
 
 
+class ChosenObjectNotFound(NotFound):
+    """A workspace or key that is not the person's: the same 404 as any foreign id (the
+    API), with the field it concerns (the form)."""
+
+    def __init__(self, message: str, *, fields: dict):
+        DomainError.__init__(self, message, fields=fields)
+
+
 def _resolve_context(*, user: User, workspace_id, api_key_id):
     """The workspace and key the person chose, checked against their memberships."""
     workspace = api_key = None
@@ -145,7 +153,7 @@ def _resolve_context(*, user: User, workspace_id, api_key_id):
                 user=user, workspace_id=workspace_id, permission=Perm.WORKSPACE_VIEW
             )
         except NotFound as exc:
-            raise DomainError(
+            raise ChosenObjectNotFound(
                 "Choose one of your workspaces.", fields={"workspace": ["Not one of yours."]}
             ) from exc
     if api_key_id:
@@ -168,7 +176,9 @@ def _resolve_context(*, user: User, workspace_id, api_key_id):
             except NotFound:
                 visible = False
         if not visible:
-            raise DomainError("Choose one of your keys.", fields={"api_key": ["Not one of yours."]})
+            raise ChosenObjectNotFound(
+                "Choose one of your keys.", fields={"api_key": ["Not one of yours."]}
+            )
         workspace = workspace or api_key.workspace
     return workspace, api_key
 

@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -63,12 +65,33 @@ def test_bad_input_is_refused_in_the_error_format_and_stores_nothing(api, user):
         {"subject": "s", "category": "other", "message": "m", "extra": 1},
         {"subject": "s", "category": "other", "message": "m" * 4001},
         {"subject": 5, "category": "other", "message": "m"},
-        {"subject": "s", "category": "other", "message": "m", "workspace_id": str(theirs.pk)},
         {"subject": "s", "category": "other", "message": "a\u0000b"},
     ):
         response = api.post(URL, body, format="json")
         assert response.status_code == 400, (body, response.content)
         assert set(response.json()) == {"error"}
+    assert SupportRequest.objects.count() == 0
+
+
+def test_a_workspace_or_key_that_is_not_yours_answers_404_like_any_foreign_id(api, user):
+    stranger = UserFactory()
+    theirs = WorkspaceFactory(owner=stranger, name="Theirs")
+    their_key, _ = api_key_create(
+        workspace=theirs,
+        actor=stranger,
+        name="theirs",
+        environment="development",
+        scopes=["inference"],
+    )
+    for body in (
+        {"subject": "s", "category": "other", "message": "m", "workspace_id": str(theirs.pk)},
+        {"subject": "s", "category": "other", "message": "m", "workspace_id": str(uuid.uuid4())},
+        {"subject": "s", "category": "other", "message": "m", "api_key_id": their_key.public_id},
+        {"subject": "s", "category": "other", "message": "m", "api_key_id": "ak_nothing"},
+    ):
+        response = api.post(URL, body, format="json")
+        assert response.status_code == 404, (body, response.content)
+        assert response.json()["error"]["code"] == "not_found"
     assert SupportRequest.objects.count() == 0
 
 
