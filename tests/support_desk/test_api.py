@@ -59,7 +59,6 @@ def test_open_list_read_reply_and_close(api, user):
 
 
 def test_bad_input_is_refused_in_the_error_format_and_stores_nothing(api, user):
-    theirs = WorkspaceFactory(name="Theirs")
     for body in (
         {"subject": "s", "category": "gossip", "message": "m"},
         {"subject": "s", "category": "other", "message": "m", "extra": 1},
