@@ -1,7 +1,7 @@
 """Time partitions of the usage table on PostgreSQL, kept by pg_partman.
 
 The table is range-partitioned by `occurred_at`, one partition per UTC day (migration
-apikeys 0006). pg_partman (Debian's `postgresql-15-partman`) creates the partitions
+apikeys 0006). pg_partman (Debian's `postgresql-16-partman`) creates the partitions
 ahead of time and the default partition; beat runs its maintenance hourly through
 `usage_partitions_maintain`, which also alerts staff when the default partition holds
 rows. It should always be empty: ingestion refuses events older than
@@ -11,6 +11,10 @@ unable to create the partition for that day.
 
 Retention removes whole partitions past the longest usage period with one `DROP
 TABLE` each (`usage_partitions_drop_before`): metadata only, however many rows.
+
+Both create or drop tables, which only the owner role may do; the application role
+(web, workers, beat) calls two `SECURITY DEFINER` functions owned by the owner role
+instead (migration apikeys 0007), which touch the usage table's partitions only.
 
 On other databases (the SQLite demo) the table is a plain table and these functions
 do nothing.
@@ -101,10 +105,14 @@ def usage_partitions_maintain() -> dict:
     if not usage_partitioned():
         return {"partitioned": False}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT partman.run_maintenance(%s, p_analyze => false, p_jobmon => false)",
-            [_parent(cursor)],
-        )
+        # Owned by the owner role (migration apikeys 0007): the application role may
+        # run the usage table's maintenance, not create tables.
+        cursor.execute("SELECT current_setting('search_path')")
+        (search_path,) = cursor.fetchone()
+        cursor.execute("SELECT apikeys_usage_partitions_maintain()")
+        # pg_partman sets the session's search_path back to the one it saw, the
+        # function's fixed one, and that outlasts the call: restore the connection's.
+        cursor.execute("SELECT set_config('search_path', %s, false)", [search_path])
     partitions = usage_partitions()
     default_rows = usage_default_partition_rows()
     if default_rows:
@@ -153,7 +161,6 @@ def usage_partitions_drop_before(
     (`time.perf_counter()`) of each. A drop that cannot get its lock within
     DROP_LOCK_TIMEOUT_MS is skipped (counted) and done by the next run.
     """
-    qn = connection.ops.quote_name
     dropped = rows = skipped = 0
     for partition in usage_partitions():
         if partition.end > before:
@@ -161,19 +168,25 @@ def usage_partitions_drop_before(
         with connection.cursor() as cursor:
             # Counted for the run record; the partition is past every period, so
             # nothing can be written to it any more (ingestion refuses such old events).
-            cursor.execute(f"SELECT count(*) FROM {qn(partition.name)}")  # noqa: S608
+            # Through the parent: partitions made by maintenance carry no grants of their own.
+            cursor.execute(
+                f"SELECT count(*) FROM {connection.ops.quote_name(_table())} "  # noqa: S608
+                "WHERE occurred_at >= %s AND occurred_at < %s",
+                [partition.start, partition.end],
+            )
             count = cursor.fetchone()[0]
             started = time.perf_counter()
             try:
                 with transaction.atomic():
                     # A drop lost in a crash is done again by the next run: the commit
                     # need not wait for the disk.
+                    cursor.execute("SET LOCAL synchronous_commit = off")
+                    # Owned by the owner role (migration apikeys 0007): it drops only a
+                    # day partition of the usage table, waiting at most the timeout.
                     cursor.execute(
-                        f"SET LOCAL lock_timeout = {DROP_LOCK_TIMEOUT_MS}; "
-                        "SET LOCAL synchronous_commit = off"
+                        "SELECT apikeys_usage_partition_drop(%s, %s)",
+                        [partition.name, DROP_LOCK_TIMEOUT_MS],
                     )
-                    cursor.execute(f"DROP TABLE {qn(partition.name)}")
-                    cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
             except OperationalError as exc:
                 if timed is not None:
                     timed(started)

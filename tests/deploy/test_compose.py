@@ -73,3 +73,12 @@ def test_every_queue_has_a_worker_of_its_own():
     assert all(len(services) == 1 for services in consumed.values())
     # The queue a person waits on is never shared with the long jobs.
     assert consumed["email"] != consumed["privacy-long"]
+
+
+def test_postgres_is_built_with_pg_partman_for_its_major_version():
+    postgres = SERVICES["postgres"]
+    dockerfile = (DEPLOY / postgres["build"] / "Dockerfile").read_text()
+
+    assert "FROM postgres:16\n" in dockerfile
+    assert "postgresql-16-partman" in dockerfile
+    assert postgres["image"].endswith(":16")

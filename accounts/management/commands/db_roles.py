@@ -36,6 +36,16 @@ def db_roles_sql(*, role: str, database: str, quote) -> list[str]:
         # Revoking the table's UPDATE also revokes column grants, so grant those after.
         f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {audit} FROM {r}",
         f"GRANT UPDATE ({erasable}) ON {quote(AUDIT_TABLES[0])} TO {r}",
+        # The usage table's partitions (PostgreSQL with pg_partman, migration apikeys
+        # 0007): list them, and create and drop them only through the owner's functions.
+        "DO $$ BEGIN "
+        "IF to_regnamespace('partman') IS NOT NULL THEN "
+        f"GRANT USAGE ON SCHEMA partman TO {r}; "
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA partman TO {r}; END IF; "
+        "IF to_regprocedure('apikeys_usage_partitions_maintain()') IS NOT NULL THEN "
+        f"GRANT EXECUTE ON FUNCTION apikeys_usage_partitions_maintain() TO {r}; "
+        "GRANT EXECUTE ON FUNCTION apikeys_usage_partition_drop(text, integer) "
+        f"TO {r}; END IF; END $$",
     ]
 
 
