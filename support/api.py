@@ -103,7 +103,12 @@ class SupportRequestListView(GenericAPIView):
 
     @extend_schema(
         request=SupportRequestInputSerializer,
-        responses={201: SupportRequestDetailSerializer},
+        responses={
+            201: SupportRequestDetailSerializer,
+            404: OpenApiResponse(
+                description="The workspace or key named is missing, or not yours to see."
+            ),
+        },
     )
     def post(self, request):
         """Open a support request. Attachments are added from the console's pages."""
