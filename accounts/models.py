@@ -124,6 +124,12 @@ class MembershipQuerySet(models.QuerySet):
     def owners(self):
         return self.filter(role=Role.OWNER)
 
+    def of_user(self, user):
+        """The user's memberships of workspaces that are not deleted, with the workspace."""
+        return self.filter(user=user, workspace__deleted_at__isnull=True).select_related(
+            "workspace"
+        )
+
 
 class Membership(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")

@@ -97,6 +97,12 @@ def audit_events_for_user(
     return _filter_events(events, action=action, since=since, until=until)
 
 
+def audit_events_about_user(*, user) -> QuerySet[AuditEvent]:
+    """Every event about one account, in any workspace, newest first (for the staff who
+    answer that person; each look is itself recorded by the caller)."""
+    return AuditEvent.objects.filter(subject_user_id=user.pk).order_by("-occurred_at")
+
+
 def _filter_events(events, *, action="", actor_id=None, since=None, until=None):
     if action:
         events = events.filter(action=action)

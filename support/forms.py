@@ -70,11 +70,7 @@ class SupportRequestForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        memberships = (
-            Membership.objects.filter(user=user, workspace__deleted_at__isnull=True)
-            .select_related("workspace")
-            .order_by("workspace__name")
-        )
+        memberships = Membership.objects.of_user(user).order_by("workspace__name")
         self.fields["workspace"].choices = [("", "None")] + [
             (str(m.workspace_id), m.workspace.name) for m in memberships
         ]

@@ -479,16 +479,13 @@ def support_account_summary(*, request: SupportRequest, actor: User) -> dict | N
 
     Each look is recorded as an access event the requester sees in their activity log.
     """
-    from accounts.models import AuditEvent, Membership
+    from accounts.models import Membership
+    from accounts.selectors import audit_events_about_user
 
     user = request.user if request.user_id else _account_of_address(request.email)
     if user is None:
         return None
-    memberships = list(
-        Membership.objects.filter(user=user, workspace__deleted_at__isnull=True)
-        .select_related("workspace")
-        .order_by("workspace__name")
-    )
+    memberships = list(Membership.objects.of_user(user).order_by("workspace__name"))
     workspace_ids = [m.workspace_id for m in memberships]
     keys = [
         {
@@ -504,11 +501,7 @@ def support_account_summary(*, request: SupportRequest, actor: User) -> dict | N
         .select_related("workspace")
         .order_by("workspace__name", "name")[:100]
     ]
-    events = list(
-        AuditEvent.objects.filter(subject_user_id=user.pk)
-        .order_by("-occurred_at")
-        .values("occurred_at", "action")[:20]
-    )
+    events = list(audit_events_about_user(user=user).values("occurred_at", "action")[:20])
     audit_record(
         action=SupportAction.ACCOUNT_VIEWED,
         actor=actor,

@@ -10,10 +10,8 @@ from accounts.selectors import invitations_pending_for_user
 @login_required
 def dashboard(request):
     """List the person's workspaces with their role in each, and invitations waiting."""
-    memberships = (
-        Membership.objects.filter(user=request.user, workspace__deleted_at__isnull=True)
-        .select_related("workspace")
-        .order_by("-workspace__is_personal", "workspace__name")
+    memberships = Membership.objects.of_user(request.user).order_by(
+        "-workspace__is_personal", "workspace__name"
     )
     invitations = invitations_pending_for_user(user=request.user)
     return render(

@@ -5,9 +5,10 @@ from allauth.account.models import EmailAddress
 
 from accounts.audit import Action, audit_record
 from accounts.errors import NotFound
-from accounts.models import Workspace
+from accounts.models import Membership, Workspace
 from accounts.permissions import Perm, Role
 from accounts.selectors import (
+    audit_events_about_user,
     audit_events_for_workspace,
     invitations_pending_for_user,
     workspace_get_for_user,
@@ -108,3 +109,28 @@ def test_audit_events_for_workspace_stay_in_their_workspace_and_filter(workspace
     assert renamed.count() == 1
     assert audit_events_for_workspace(workspace=workspace, actor_id=user.pk + 999).count() == 0
     assert isinstance(Workspace.objects.get(pk=workspace.pk), Workspace)
+
+
+def test_memberships_of_user_leave_out_deleted_workspaces_and_other_people(user):
+    mine = WorkspaceFactory(owner=user, name="Mine")
+    gone = WorkspaceFactory(owner=user, name="Gone")
+    workspace_delete(workspace=gone, actor=user)
+    theirs = WorkspaceFactory(name="Theirs")
+    add_member(theirs, Role.DEVELOPER)
+    memberships = list(Membership.objects.of_user(user))
+    assert [m.workspace for m in memberships] == [mine]
+    assert memberships[0].role == Role.OWNER
+
+
+def test_audit_events_about_user_span_workspaces_newest_first(workspace, user):
+    other = WorkspaceFactory(name="Other")
+    stranger = UserFactory()
+    audit_record(
+        action=Action.WORKSPACE_RENAMED, actor=user, subject_user=user, workspace=workspace
+    )
+    audit_record(action=Action.WORKSPACE_RENAMED, actor=user, subject_user=user, workspace=other)
+    audit_record(action=Action.WORKSPACE_RENAMED, actor=stranger, subject_user=stranger)
+    events = list(audit_events_about_user(user=user))
+    assert {e.workspace_id for e in events} >= {workspace.pk, other.pk}
+    assert all(e.subject_user_id == user.pk for e in events)
+    assert [e.occurred_at for e in events] == sorted((e.occurred_at for e in events), reverse=True)
