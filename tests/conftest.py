@@ -1,7 +1,11 @@
 """Shared fixtures. Tests run against the real PostgreSQL and Redis of the test settings."""
 
+import secrets
+
+import psycopg
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from django.db import connection
 from django.db.models.signals import post_migrate
 
@@ -64,3 +68,28 @@ def redis_cluster(tmp_path_factory):
         yield servers
     finally:
         servers.stop()
+
+
+@pytest.fixture
+def app_role(monkeypatch):
+    """A connection as the application's database role, made by `manage.py db_roles` with a
+    throwaway name and password; the role is dropped afterwards (roles belong to the whole
+    server, which other test databases may share)."""
+    role = f"console_app_test_{secrets.token_hex(4)}"
+    password = secrets.token_urlsafe(16)
+    settings_dict = connection.settings_dict
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    name = settings_dict["NAME"]
+    monkeypatch.setenv("APP_DATABASE_URL", f"postgres://{role}:{password}@{host}:{port}/{name}")
+    call_command("db_roles")
+    conn = psycopg.connect(
+        host=host, port=port, dbname=name, user=role, password=password, autocommit=True
+    )
+    try:
+        yield conn
+    finally:
+        conn.close()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP OWNED BY {role}")
+            cursor.execute(f"DROP ROLE {role}")

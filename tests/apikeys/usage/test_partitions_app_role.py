@@ -1,11 +1,9 @@
 """The application role keeps the usage partitions through the owner's functions only."""
 
 import datetime as dt
-import secrets
 
 import psycopg
 import pytest
-from django.core.management import call_command
 from django.db import connection
 
 from apikeys.usage.partitions import usage_partitions
@@ -14,30 +12,7 @@ pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="partitions are PostgreSQL's"
 )
 
-# Roles belong to the whole server, which other test databases may share.
-ROLE = f"console_app_test_{secrets.token_hex(4)}"
-PASSWORD = secrets.token_urlsafe(16)
 OLD_DAY = dt.date(2001, 1, 1)
-
-
-@pytest.fixture
-def app_role(monkeypatch):
-    settings_dict = connection.settings_dict
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or 5432
-    name = settings_dict["NAME"]
-    monkeypatch.setenv("APP_DATABASE_URL", f"postgres://{ROLE}:{PASSWORD}@{host}:{port}/{name}")
-    call_command("db_roles")
-    conn = psycopg.connect(
-        host=host, port=port, dbname=name, user=ROLE, password=PASSWORD, autocommit=True
-    )
-    try:
-        yield conn
-    finally:
-        conn.close()
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP OWNED BY {ROLE}")
-            cursor.execute(f"DROP ROLE {ROLE}")
 
 
 def _names(conn) -> set[str]:
