@@ -31,8 +31,10 @@ from django.template.response import TemplateResponse
 from accounts.errors import DomainError
 from accounts.models import AuditEvent, Invitation, Membership, OutboundEmail, User, Workspace
 from accounts.services import (
+    MFA_REMOVAL_REASON_MAX,
     STAFF_ROLES,
     invitation_revoke_by_staff,
+    user_mfa_remove_by_staff,
     user_sessions_end_by_staff,
     user_set_active,
     user_staff_roles_set,
@@ -75,6 +77,15 @@ class StaffRolesForm(forms.Form):
     )
 
 
+class MfaRemovalForm(forms.Form):
+    reason = forms.CharField(
+        label="How was the person's identity checked?",
+        max_length=MFA_REMOVAL_REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Recorded in the audit log, for instance the support request it answers.",
+    )
+
+
 @admin.register(User)
 class UserAdmin(ServiceOnlyAdmin):
     list_display = ("email", "name", "is_active", "is_staff", "date_joined", "mfa_enabled")
@@ -97,7 +108,13 @@ class UserAdmin(ServiceOnlyAdmin):
         "marketing_emails",
     )
     exclude = ("password", "user_permissions")
-    actions = ("deactivate_users", "reactivate_users", "end_sessions", "set_staff_roles")
+    actions = (
+        "deactivate_users",
+        "reactivate_users",
+        "end_sessions",
+        "remove_mfa",
+        "set_staff_roles",
+    )
 
     def get_queryset(self, request):
         totp = Authenticator.objects.filter(user_id=OuterRef("pk"), type=Authenticator.Type.TOTP)
@@ -132,6 +149,43 @@ class UserAdmin(ServiceOnlyAdmin):
 
     def has_end_sessions_permission(self, request) -> bool:
         return request.user.has_perm("accounts.end_sessions")
+
+    @admin.action(
+        description="Remove the second factor of selected accounts (after an identity check)",
+        permissions=["remove_mfa"],
+    )
+    def remove_mfa(self, request, queryset):
+        form = MfaRemovalForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            removed = 0
+            for user in queryset:
+                try:
+                    user_mfa_remove_by_staff(
+                        user=user, actor=request.user, reason=form.cleaned_data["reason"]
+                    )
+                except DomainError as exc:
+                    self.message_user(request, f"{user.email}: {exc}", messages.ERROR)
+                    continue
+                removed += 1
+            self.message_user(
+                request,
+                f"Second factor removed from {removed} account(s); they were signed out "
+                "everywhere and told by email.",
+                messages.SUCCESS,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Remove second factor",
+            "users": queryset,
+            "form": form,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/accounts/user/remove_mfa.html", context)
+
+    def has_remove_mfa_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.remove_mfa")
 
     @admin.action(description="Set staff roles of selected accounts", permissions=["staff_roles"])
     def set_staff_roles(self, request, queryset):

@@ -66,6 +66,7 @@ class Action:
     PREFERENCES_UPDATED = "account.preferences_updated"
     SESSION_ENDED = "account.session_ended"
     SESSIONS_ENDED_BY_STAFF = "account.sessions_ended_by_staff"
+    MFA_REMOVED_BY_STAFF = "account.mfa_removed_by_staff"
     USER_DEACTIVATED = "account.deactivated"
     USER_REACTIVATED = "account.reactivated"
     STAFF_ROLES_CHANGED = "account.staff_roles_changed"

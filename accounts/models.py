@@ -60,8 +60,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["email"]
-        # Granted to the Security staff role; the admin action calls user_sessions_end_by_staff.
-        permissions = [("end_sessions", "Can end all sessions of an account")]
+        # Granted to the Security staff role; the admin actions call
+        # user_sessions_end_by_staff and user_mfa_remove_by_staff.
+        permissions = [
+            ("end_sessions", "Can end all sessions of an account"),
+            ("remove_mfa", "Can remove the second factor of an account"),
+        ]
 
     def __str__(self) -> str:
         return self.email

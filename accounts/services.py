@@ -195,6 +195,56 @@ def user_sessions_end_by_staff(*, user: User, actor: User) -> int:
     return ended
 
 
+MFA_REMOVAL_REASON_MAX = 500
+
+
+@transaction.atomic
+def user_mfa_remove_by_staff(*, user: User, actor: User, reason: str) -> int:
+    """Remove every second factor of a customer who lost theirs; return how many.
+
+    For a person who proved who they are some other way (the reason records how, for
+    instance the support request it answers). Removing the factor also ends every
+    session, so whoever holds a session from before cannot keep it, and the person is
+    told by email at once (security mail, always sent): if they did not ask, they know.
+    """
+    if not (actor.is_active and actor.is_staff and actor.has_perm("accounts.remove_mfa")):
+        raise Forbidden("Only staff in the Security role may remove a second factor.")
+    _require_may_act_on_account(user=user, actor=actor)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise DomainError(
+            "Say how the person's identity was checked.", fields={"reason": ["Required."]}
+        )
+    if len(reason) > MFA_REMOVAL_REASON_MAX:
+        raise DomainError(
+            f"The reason is at most {MFA_REMOVAL_REASON_MAX} characters.",
+            fields={"reason": ["Too long."]},
+        )
+    from allauth.mfa.models import Authenticator
+    from allauth.usersessions.models import UserSession
+
+    authenticators = Authenticator.objects.select_for_update().filter(user=user)
+    kinds = sorted({a.type for a in authenticators})
+    if not kinds:
+        raise Conflict("This account has no second factor.")
+    removed, _ = authenticators.delete()
+    for session in UserSession.objects.filter(user=user):
+        session.end()
+    audit_record(
+        action=Action.MFA_REMOVED_BY_STAFF,
+        actor=actor,
+        subject_user=user,
+        target=user,
+        metadata={"authenticators": kinds, "reason": reason, "by_staff": True},
+    )
+    email_enqueue(
+        to=[user.email],
+        template="accounts/email/mfa_removed",
+        context={"site_url": settings.SITE_URL},
+    )
+    return removed
+
+
 # ---------------------------------------------------------------------------- workspaces
 
 

@@ -48,13 +48,13 @@ def staff_role(name: str):
 
     import privacy.migrations
 
-    # Found by its name's end, so renumbering the migration changes nothing here.
-    [module] = [
-        m.name
-        for m in pkgutil.iter_modules(privacy.migrations.__path__)
-        if m.name.endswith("_staff_roles")
-    ]
-    roles = import_module(f"privacy.migrations.{module}").ROLES
+    # Found by their names' ends, so renumbering a migration changes nothing here; each
+    # grants its ROLES in turn.
+    granted = []
+    for module in pkgutil.iter_modules(privacy.migrations.__path__):
+        if module.name.endswith("_staff_roles"):
+            roles = import_module(f"privacy.migrations.{module.name}").ROLES
+            granted.extend(roles.get(name, []))
     group, created = Group.objects.get_or_create(name=name)
     if created:
         group.permissions.add(
@@ -62,7 +62,7 @@ def staff_role(name: str):
                 Permission.objects.get(
                     content_type__app_label=app_label, content_type__model=model, codename=code
                 )
-                for app_label, model, code in roles[name]
+                for app_label, model, code in granted
             )
         )
     return group

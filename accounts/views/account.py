@@ -36,6 +36,7 @@ ACTION_LABELS = {
     Action.PREFERENCES_UPDATED: "Communication preferences updated",
     Action.SESSION_ENDED: "Session signed out",
     Action.SESSIONS_ENDED_BY_STAFF: "All sessions signed out by our security team",
+    Action.MFA_REMOVED_BY_STAFF: "Two-factor authentication removed by our security team",
     Action.USER_DEACTIVATED: "Account deactivated",
     Action.USER_REACTIVATED: "Account reactivated",
     Action.STAFF_ROLES_CHANGED: "Staff roles changed",
@@ -47,6 +48,7 @@ ATTENTION_ACTIONS = {
     Action.MFA_DEACTIVATED,
     Action.USER_DEACTIVATED,
     Action.SESSIONS_ENDED_BY_STAFF,
+    Action.MFA_REMOVED_BY_STAFF,
 }
 
 

@@ -1,4 +1,5 @@
 import pytest
+from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
 from django.contrib.sessions.models import Session
 from django.test import Client
@@ -363,3 +364,58 @@ def test_staff_password_change_through_allauth_is_audited_and_notified(
     assert staff.check_password(new)
     assert AuditEvent.objects.filter(action=Action.PASSWORD_CHANGED, actor_id=staff.pk).exists()
     assert any(staff.email in message.to for message in mailoutbox)
+
+
+def test_remove_mfa_action_asks_for_the_identity_check_then_removes_the_factor(
+    security, mailoutbox, django_capture_on_commit_callbacks
+):
+    customer = UserFactory()
+    with_totp(customer)
+    client = admin_client_with_mfa(security)
+    changelist = reverse("admin:accounts_user_changelist")
+
+    form = client.post(changelist, {"action": "remove_mfa", "_selected_action": [customer.pk]})
+    assert form.status_code == 200
+    assert b"How was the person" in form.content
+    refused = client.post(
+        changelist,
+        {"action": "remove_mfa", "_selected_action": [customer.pk], "apply": "1", "reason": " "},
+    )
+    assert refused.status_code == 200
+    assert Authenticator.objects.filter(user=customer).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(
+            changelist,
+            {
+                "action": "remove_mfa",
+                "_selected_action": [customer.pk],
+                "apply": "1",
+                "reason": "Video call, passport matched",
+            },
+        )
+    assert done.status_code == 302
+    assert not Authenticator.objects.filter(user=customer).exists()
+    event = AuditEvent.objects.get(action=Action.MFA_REMOVED_BY_STAFF)
+    assert event.metadata["reason"] == "Video call, passport matched"
+    assert [m.to for m in mailoutbox] == [[customer.email]]
+
+
+def test_support_cannot_remove_a_second_factor(support):
+    customer = UserFactory()
+    with_totp(customer)
+    client = admin_client_with_mfa(support)
+    page = client.get(reverse("admin:accounts_user_changelist"))
+    assert b"remove_mfa" not in page.content
+    response = client.post(
+        reverse("admin:accounts_user_changelist"),
+        {
+            "action": "remove_mfa",
+            "_selected_action": [customer.pk],
+            "apply": "1",
+            "reason": "Passport checked",
+        },
+    )
+    assert response.status_code in (200, 302)
+    assert Authenticator.objects.filter(user=customer).exists()
+    assert not AuditEvent.objects.filter(action=Action.MFA_REMOVED_BY_STAFF).exists()

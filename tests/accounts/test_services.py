@@ -3,9 +3,13 @@ from datetime import timedelta
 import pytest
 import time_machine
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.usersessions.models import UserSession
 from django.contrib.auth.models import Group
 from django.core import mail
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import Action
@@ -22,6 +26,7 @@ from accounts.services import (
     invitation_token_hash,
     membership_change_role,
     membership_remove,
+    user_mfa_remove_by_staff,
     user_profile_update,
     user_sessions_end_by_staff,
     user_signup_complete,
@@ -34,8 +39,8 @@ from accounts.services import (
     workspace_transfer_ownership,
     workspace_update,
 )
-from tests.factories import UserFactory, WorkspaceFactory, add_member
-from tests.support import staff_member, staff_role
+from tests.factories import DEFAULT_PASSWORD, UserFactory, WorkspaceFactory, add_member
+from tests.support import staff_member, staff_role, with_totp
 
 pytestmark = pytest.mark.django_db
 
@@ -567,3 +572,71 @@ def test_setting_staff_roles_leaves_other_groups_alone(roles):
         user=person, roles=["Privacy"], actor=UserFactory(is_staff=True, is_superuser=True)
     )
     assert sorted(person.groups.values_list("name", flat=True)) == ["Beta testers", "Privacy"]
+
+
+def test_removing_a_second_factor_by_staff_needs_the_security_role_and_a_customer_target():
+    customer = UserFactory()
+    with_totp(customer)
+    for actor in (
+        UserFactory(),
+        UserFactory(is_staff=True, is_active=False),
+        staff_member("Support"),
+        staff_member("Privacy"),
+    ):
+        with pytest.raises(Forbidden):
+            user_mfa_remove_by_staff(user=customer, actor=actor, reason="Passport checked")
+    colleague = UserFactory(is_staff=True)
+    with_totp(colleague)
+    with pytest.raises(Forbidden):
+        user_mfa_remove_by_staff(
+            user=colleague, actor=staff_member("Security"), reason="Passport checked"
+        )
+    assert Authenticator.objects.filter(user__in=[customer, colleague]).count() == 2
+    assert not AuditEvent.objects.filter(action=Action.MFA_REMOVED_BY_STAFF).exists()
+
+
+@pytest.mark.parametrize("reason", ["", "   \n\t ", "x" * 501])
+def test_removing_a_second_factor_by_staff_needs_a_short_reason(reason):
+    customer = UserFactory()
+    with_totp(customer)
+    with pytest.raises(DomainError) as refused:
+        user_mfa_remove_by_staff(user=customer, actor=staff_member("Security"), reason=reason)
+    assert "reason" in refused.value.fields
+    assert Authenticator.objects.filter(user=customer).exists()
+
+
+def test_removing_a_second_factor_from_an_account_without_one_is_a_conflict():
+    with pytest.raises(Conflict):
+        user_mfa_remove_by_staff(
+            user=UserFactory(), actor=staff_member("Security"), reason="Passport checked"
+        )
+
+
+def test_removing_a_second_factor_by_staff_removes_every_factor_signs_out_and_tells_the_person(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    customer = UserFactory()
+    client.post(reverse("account_login"), {"login": customer.email, "password": DEFAULT_PASSWORD})
+    assert UserSession.objects.filter(user=customer).exists()
+    with_totp(customer)
+    RecoveryCodes.activate(customer)
+    security = staff_member("Security")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        removed = user_mfa_remove_by_staff(
+            user=customer, actor=security, reason="  Answered  support request 42 "
+        )
+
+    assert removed == 2
+    assert not Authenticator.objects.filter(user=customer).exists()
+    assert not UserSession.objects.filter(user=customer).exists()
+    event = AuditEvent.objects.get(action=Action.MFA_REMOVED_BY_STAFF)
+    assert event.actor_id == security.pk
+    assert event.subject_user_id == customer.pk
+    assert event.metadata == {
+        "authenticators": ["recovery_codes", "totp"],
+        "reason": "Answered support request 42",
+        "by_staff": True,
+    }
+    assert [m.to for m in mailoutbox] == [[customer.email]]
+    assert "removed two-factor authentication" in mailoutbox[0].body

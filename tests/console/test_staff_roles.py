@@ -65,6 +65,7 @@ ROLE_PERMISSIONS = {
         "accounts.view_auditevent",
         "accounts.view_user",
         "accounts.end_sessions",
+        "accounts.remove_mfa",
         "usersessions.view_usersession",
         "apikeys.view_apikey",
         "apikeys.change_apikey",
