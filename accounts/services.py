@@ -205,7 +205,8 @@ def user_mfa_remove_by_staff(*, user: User, actor: User, reason: str) -> int:
     For a person who proved who they are some other way (the reason records how, for
     instance the support request it answers). Removing the factor also ends every
     session, so whoever holds a session from before cannot keep it, and the person is
-    told by email at once (security mail, always sent): if they did not ask, they know.
+    told at every verified address at once (security mail, always sent): if they did
+    not ask, they know.
     """
     if not (actor.is_active and actor.is_staff and actor.has_perm("accounts.remove_mfa")):
         raise Forbidden("Only staff in the Security role may remove a second factor.")
@@ -237,8 +238,14 @@ def user_mfa_remove_by_staff(*, user: User, actor: User, reason: str) -> int:
         target=user,
         metadata={"authenticators": kinds, "reason": reason, "by_staff": True},
     )
+    from allauth.account.models import EmailAddress
+
+    # Every verified address hears of it, so a takeover through one inbox is seen in another.
+    addresses = {user.email} | set(
+        EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
+    )
     email_enqueue(
-        to=[user.email],
+        to=sorted(addresses),
         template="accounts/email/mfa_removed",
         context={"site_url": settings.SITE_URL},
     )
