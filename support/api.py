@@ -4,14 +4,21 @@ Management keys are refused here: these views declare no `key_scopes`. Someone e
 request answers 404, exactly like one that does not exist.
 """
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts.errors import NotFound
 from accounts.rest_input import StrictInputSerializer
+from support import files
 from support.models import Category, SupportRequest
-from support.selectors import support_request_get_for_user, support_thread
+from support.selectors import (
+    support_attachment_get_for_user,
+    support_request_get_for_user,
+    support_thread,
+)
 from support.services import (
     MESSAGE_MAX,
     SUBJECT_MAX,
@@ -111,7 +118,8 @@ class SupportRequestListView(GenericAPIView):
         },
     )
     def post(self, request):
-        """Open a support request. Attachments are added from the console's pages."""
+        """Open a support request. Files are attached from the console's pages and
+        downloaded here from the attachments endpoint."""
         data = SupportRequestInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         created = support_request_create(user=request.user, **data.validated_data)
@@ -154,3 +162,31 @@ class SupportRequestCloseView(GenericAPIView):
     def post(self, request, support_request_id):
         closed = support_request_close(request=_own(request, support_request_id), user=request.user)
         return Response(_detail(closed))
+
+
+class SupportAttachmentView(GenericAPIView):
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                response=OpenApiTypes.BINARY,
+                description="The file as it was uploaded, always as a download; its name "
+                "is in Content-Disposition.",
+            ),
+            404: OpenApiResponse(
+                description="The request or file is missing, or not yours to see."
+            ),
+        },
+    )
+    def get(self, request, support_request_id, attachment_id):
+        """Download a file of your request's thread (yours or one staff sent you)."""
+        attachment = support_attachment_get_for_user(
+            user=request.user, request_id=support_request_id, attachment_id=attachment_id
+        )
+        try:
+            data = files.file_read(attachment_id=attachment.pk)
+        except FileNotFoundError as exc:
+            raise NotFound() from exc
+        response = files.download_response(attachment=attachment, data=data)
+        # Automation saves it by name; no client should render it, whatever its type.
+        response["Content-Type"] = "application/octet-stream"
+        return response

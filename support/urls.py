@@ -36,4 +36,9 @@ api_urlpatterns = [
         api.SupportRequestCloseView.as_view(),
         name="api-support-request-close",
     ),
+    path(
+        "support/requests/<uuid:support_request_id>/attachments/<uuid:attachment_id>/",
+        api.SupportAttachmentView.as_view(),
+        name="api-support-attachment",
+    ),
 ]

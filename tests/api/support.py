@@ -6,6 +6,7 @@ import time
 
 from django.apps import apps
 from django.conf import settings as django_settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from accounts.models import Membership
@@ -91,7 +92,11 @@ class World:
 
     def _support_request(self):
         return support_request_create(
-            user=self.owner, subject="fuzz", category="other", message="x"
+            user=self.owner,
+            subject="fuzz",
+            category="other",
+            message="x",
+            attachments=[SimpleUploadedFile("notes.txt", b"fuzz notes", "text/plain")],
         )
 
     def _key(self, scopes: list[str], name: str):
@@ -118,6 +123,7 @@ class World:
             "key_id": self.api_key.public_id,
             "request_id": str(self.privacy_request.pk),
             "support_request_id": str(self.support_request.pk),
+            "attachment_id": str(self.support_request.attachments.get().pk),
         }
 
     def session_headers(self, path: str) -> dict:

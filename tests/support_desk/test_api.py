@@ -3,10 +3,14 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
+from apikeys.keys.scopes import MANAGEMENT_SCOPES
 from apikeys.keys.services import api_key_create
-from support.models import Status, SupportMessage, SupportRequest
-from support.services import support_note_add, support_staff_reply
+from support import files
+from support.models import Status, SupportAttachment, SupportMessage, SupportRequest
+from support.services import support_note_add, support_request_create, support_staff_reply
 from tests.factories import UserFactory, WorkspaceFactory
+from tests.support import staff_member
+from tests.support_desk.conftest import PNG, png, text_file
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/support/requests/"
@@ -132,3 +136,74 @@ def test_the_schema_documents_the_endpoints(client):
     assert "get" in paths["/api/v1/support/requests/{support_request_id}/"]
     assert "post" in paths["/api/v1/support/requests/{support_request_id}/reply/"]
     assert "post" in paths["/api/v1/support/requests/{support_request_id}/close/"]
+
+
+# ---------------------------------------------------------------------------- attachments
+
+
+def _attachment_url(request, attachment) -> str:
+    return f"{URL}{request.pk}/attachments/{attachment.pk}/"
+
+
+def test_a_file_of_the_thread_downloads_as_an_octet_stream_under_its_name(api, user):
+    request = support_request_create(
+        user=user, subject="Logs", category="other", message="See file.", attachments=[text_file()]
+    )
+    staff = staff_member("Support")
+    support_staff_reply(request=request, actor=staff, message="Try this.", attachments=[png()])
+    mine, theirs = SupportAttachment.objects.order_by("created_at")
+
+    for attachment, data in ((mine, b"error 42 at 12:00\n"), (theirs, PNG)):
+        response = api.get(_attachment_url(request, attachment))
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/octet-stream"
+        assert response["Content-Disposition"].startswith("attachment")
+        assert attachment.file_name in response["Content-Disposition"]
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert b"".join(response) == data
+
+
+def test_a_file_of_someone_elses_request_or_a_missing_one_is_not_found(api, user):
+    stranger = UserFactory()
+    theirs = support_request_create(
+        user=stranger, subject="Mine", category="other", message="x", attachments=[png()]
+    )
+    attachment = theirs.attachments.get()
+    assert api.get(_attachment_url(theirs, attachment)).status_code == 404
+    mine = support_request_create(user=user, subject="Mine", category="other", message="x")
+    # Someone else's file under my own request is not found either.
+    assert api.get(_attachment_url(mine, attachment)).status_code == 404
+    response = api.get(f"{URL}{mine.pk}/attachments/{uuid.uuid4()}/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_file_whose_bytes_are_gone_is_not_found(api, user):
+    request = support_request_create(
+        user=user, subject="Logs", category="other", message="x", attachments=[png()]
+    )
+    attachment = request.attachments.get()
+    files.path_for(attachment.pk).unlink()
+    response = api.get(_attachment_url(request, attachment))
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_files_are_not_downloaded_with_a_management_key(user):
+    workspace = WorkspaceFactory(owner=user)
+    _, secret = api_key_create(
+        workspace=workspace,
+        actor=user,
+        name="automation",
+        environment="production",
+        scopes=list(MANAGEMENT_SCOPES),
+    )
+    request = support_request_create(
+        user=user, subject="Logs", category="other", message="x", attachments=[png()]
+    )
+    client = APIClient()
+    response = client.get(
+        _attachment_url(request, request.attachments.get()),
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+    assert response.status_code in (401, 403)
