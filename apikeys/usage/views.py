@@ -48,7 +48,7 @@ def usage_dashboard(request, workspace):
     context = {"workspace": workspace, "form": form, "query": query}
     if query is None:
         return render(request, "apikeys/usage_dashboard.html", context, status=400)
-    by_day = usage_selectors.usage_by_day(workspace=workspace, query=query)
+    by_day, by_model = usage_selectors.usage_by_day_and_model(workspace=workspace, query=query)
     keys_page = page_without_count(
         usage_selectors.usage_keys_for_range(workspace=workspace, query=query),
         request.GET.get("page"),
@@ -57,7 +57,6 @@ def usage_dashboard(request, workspace):
     by_key = usage_selectors.usage_by_key(
         workspace=workspace, query=query, keys=keys_page.object_list
     )
-    by_model = usage_selectors.usage_by_model(workspace=workspace, query=query)
     filters = request.GET.copy()
     filters.pop("page", None)
     csv_url = reverse("usage_csv", kwargs={"workspace_id": workspace.pk})
