@@ -19,6 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -419,22 +420,31 @@ def _audit_filter(request, workspace):
     return form, audit_events_for_workspace(workspace=workspace, **form.filters())
 
 
-def _audit_display(event) -> dict:
-    """Return an event's cells as text, worked out once here rather than per cell in
-    the template (date filters, branches and a loop per row made up most of the page)."""
-    if event.actor_email:
-        actor = event.actor_email
-    elif event.actor_id:
-        actor = f"User {event.actor_id}"
-    else:
-        actor = ""
-    return {
-        "when": event.occurred_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
-        "action": event.action,
-        "actor": actor,
-        "target": f"{event.target_type} {event.target_id}" if event.target_type else "",
-        "details": "; ".join(f"{key}: {value}" for key, value in event.metadata.items()),
-    }
+_AUDIT_ROW = (
+    "<tr>\n<td>{}</td>\n<td><code>{}</code></td>\n<td>{}</td>\n<td>{}</td>\n"
+    '<td class="muted">{}</td>\n</tr>\n'
+)
+_SYSTEM_ACTOR = format_html('<span class="muted">{}</span>', "System")
+
+
+def _audit_rows_html(events) -> str:
+    """Return the table rows of a page of events, worked out here once per event: date
+    filters, branches and a loop per cell in the template made up most of the page."""
+    return format_html_join(
+        "",
+        _AUDIT_ROW,
+        (
+            (
+                event.occurred_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                event.action,
+                event.actor_email
+                or (f"User {event.actor_id}" if event.actor_id else _SYSTEM_ACTOR),
+                f"{event.target_type} {event.target_id}" if event.target_type else "",
+                "; ".join(f"{key}: {value}" for key, value in event.metadata.items()),
+            )
+            for event in events
+        ),
+    )
 
 
 @require_GET
@@ -456,7 +466,7 @@ def workspace_audit(request, workspace):
             "Perm": Perm,
             "form": form,
             "page": page,
-            "rows": [_audit_display(event) for event in page] if page is not None else [],
+            "rows": _audit_rows_html(page) if page is not None else "",
             "query": urlencode(query),
             "csv_url": reverse("workspace_audit_csv", kwargs={"workspace_id": workspace.pk})
             + (f"?{urlencode(query)}" if query else ""),
