@@ -6,6 +6,7 @@ Forms check the shape of the input; the services enforce the rules.
 from django import forms
 
 from accounts.audit import Action
+from accounts.forms.widgets import QuickSelect
 from accounts.permissions import Role
 from accounts.validators import email_normalise, validate_name
 
@@ -94,8 +95,10 @@ class MembershipRoleForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    action = forms.ChoiceField(label="Action", required=False)
-    actor = forms.TypedChoiceField(label="Actor", required=False, coerce=int, empty_value=None)
+    action = forms.ChoiceField(label="Action", required=False, widget=QuickSelect)
+    actor = forms.TypedChoiceField(
+        label="Actor", required=False, coerce=int, empty_value=None, widget=QuickSelect
+    )
     since = forms.DateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

@@ -109,6 +109,8 @@ class ApiKey(models.Model):
         indexes = [
             models.Index(fields=["workspace", "-created_at"]),
             models.Index(fields=["workspace", "last_used_at"]),
+            # Pages of keys by name (usage per key): read in order, never sorted whole.
+            models.Index(fields=["workspace", "name", "public_id"], name="apikey_workspace_name"),
         ]
 
     def __str__(self) -> str:

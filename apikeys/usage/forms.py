@@ -7,6 +7,7 @@ import datetime as dt
 from django import forms
 
 from accounts.errors import NotFound
+from accounts.forms.widgets import QuickSelect
 from apikeys.usage import selectors as usage_selectors
 
 
@@ -22,7 +23,7 @@ class UsageFilterForm(forms.Form):
         help_text="All keys when empty",
         widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
     )
-    model = forms.ChoiceField(label="Model", required=False)
+    model = forms.ChoiceField(label="Model", required=False, widget=QuickSelect)
 
     def __init__(self, data=None, *, workspace, **kwargs):
         super().__init__(data, **kwargs)

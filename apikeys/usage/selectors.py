@@ -100,11 +100,40 @@ def _days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
         day += dt.timedelta(days=1)
 
 
-def usage_by_day(*, workspace: Workspace, query: UsageQuery) -> list[dict]:
-    """Return one row per day of the range, days without usage included (as zeros)."""
-    groups = _grouped(_rollups(workspace=workspace, query=query), "day")
+def _day_rows(groups: dict, query: UsageQuery) -> list[dict]:
     zero = dict.fromkeys(METRICS, 0)
     return [{"day": day, **groups.get(day, zero)} for day in _days(query.start, query.end)]
+
+
+def _model_rows(groups: dict) -> list[dict]:
+    rows = [{"model": model, **totals} for model, totals in groups.items()]
+    rows.sort(key=lambda row: (-row["requests"], row["model"]))
+    return rows
+
+
+def usage_by_day(*, workspace: Workspace, query: UsageQuery) -> list[dict]:
+    """Return one row per day of the range, days without usage included (as zeros)."""
+    return _day_rows(_grouped(_rollups(workspace=workspace, query=query), "day"), query)
+
+
+def usage_by_day_and_model(*, workspace: Workspace, query: UsageQuery) -> tuple[list, list]:
+    """Return what `usage_by_day` and `usage_by_model` return, from one read of the
+    rollups (at most one row per day and model)."""
+    rows = (
+        _rollups(workspace=workspace, query=query)
+        .values("day", "model")
+        .annotate(**_rollup_aggregates())
+    )
+    days: dict = {}
+    models: dict = {}
+    for row in rows:
+        for groups, key in ((days, row["day"]), (models, row["model"])):
+            totals = groups.get(key)
+            if totals is None:
+                totals = groups[key] = dict.fromkeys(METRICS, 0)
+            for metric in METRICS:
+                totals[metric] += row[f"n_{metric}"] or 0
+    return _day_rows(days, query), _model_rows(models)
 
 
 def usage_keys_for_range(*, workspace: Workspace, query: UsageQuery):
@@ -146,10 +175,7 @@ def usage_by_key(*, workspace: Workspace, query: UsageQuery, keys) -> list[dict]
 
 def usage_by_model(*, workspace: Workspace, query: UsageQuery) -> list[dict]:
     """Return one row per model with usage in the range, busiest first."""
-    groups = _grouped(_rollups(workspace=workspace, query=query), "model")
-    rows = [{"model": model, **totals} for model, totals in groups.items()]
-    rows.sort(key=lambda row: (-row["requests"], row["model"]))
-    return rows
+    return _model_rows(_grouped(_rollups(workspace=workspace, query=query), "model"))
 
 
 def usage_totals(rows: list[dict]) -> dict:

@@ -60,7 +60,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    # allauth's user sessions, recorded at most once a minute per session and client.
+    "accounts.middleware.UserSessionActivityMiddleware",
     "accounts.middleware.RequestContextMiddleware",
     "privacy.consent.middleware.ConsentMiddleware",
 ]
@@ -171,6 +172,8 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Console"
 MFA_REAUTHENTICATION_REQUIRED = True
 USERSESSIONS_TRACK_ACTIVITY = True
+# Seconds between two records of the same session's activity from the same client.
+USERSESSIONS_ACTIVITY_INTERVAL = env.int("USERSESSIONS_ACTIVITY_INTERVAL", default=60)
 USERSESSIONS_ADAPTER = "accounts.adapters.UserSessionsAdapter"
 
 LANGUAGE_CODE = "en-us"
