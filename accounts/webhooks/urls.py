@@ -1,4 +1,4 @@
-"""Routes of webhooks: the REST API (under /api/v1/) and the dashboard pages."""
+"""REST routes of webhooks, under /api/v1/ (the pages are in accounts.urls_workspaces)."""
 
 from django.urls import path
 
