@@ -59,8 +59,14 @@ def _endpoint_or_404(request, workspace, endpoint_id) -> WebhookEndpoint:
 def _url_changes(request) -> bool:
     if request.method != "POST":
         return False
-    endpoint_id = request.resolver_match.kwargs.get("endpoint_id")
-    current = WebhookEndpoint.objects.filter(pk=endpoint_id).values_list("url", flat=True).first()
+    kwargs = request.resolver_match.kwargs
+    current = (
+        WebhookEndpoint.objects.filter(
+            pk=kwargs.get("endpoint_id"), workspace_id=kwargs.get("workspace_id")
+        )
+        .values_list("url", flat=True)
+        .first()
+    )
     return current is not None and request.POST.get("url", current) != current
 
 

@@ -7,9 +7,11 @@ not at all) and their delivery starts on commit (accounts.webhooks.delivery).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
@@ -304,6 +306,8 @@ def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> bool:
 
 
 def _envelope(*, event_type: str, data: dict, now: datetime) -> dict:
+    # Dates, UUIDs and decimals become strings now, as every delivery will send them.
+    data = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
     return {
         "type": event_type,
         "timestamp": now.isoformat().replace("+00:00", "Z"),

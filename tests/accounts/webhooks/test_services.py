@@ -154,3 +154,17 @@ def test_enabling_an_endpoint_clears_its_failure_record(workspace, user):
     endpoint = webhook_endpoint_update(endpoint=endpoint, actor=user, enabled=True)
     assert endpoint.disabled_at is None and endpoint.failing_since is None
     assert AuditEvent.objects.filter(action=Action.WEBHOOK_ENDPOINT_UPDATED).count() == 2
+
+
+def test_dates_and_ids_in_data_are_recorded_as_the_strings_sent(workspace, user):
+    import datetime
+    import uuid
+
+    endpoint, _ = _endpoint(workspace, user)
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    ident = uuid.UUID(int=1)
+    message = webhook_message_enqueue(
+        endpoint=endpoint, event_type="api_key.created", data={"at": moment, "id": ident}
+    )
+    message.refresh_from_db()
+    assert message.payload["data"] == {"at": "2026-01-02T03:04:05Z", "id": str(ident)}
