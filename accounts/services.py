@@ -19,6 +19,8 @@ from accounts.errors import Conflict, DomainError, Forbidden, NotFound
 from accounts.models import Invitation, Membership, User, Workspace
 from accounts.permissions import Perm, Role, role_can_assign, role_has_permission
 from accounts.validators import NAME_UNSAFE_MESSAGE, email_normalise, text_has_unsafe_chars
+from accounts.webhooks import events as webhook_events
+from accounts.webhooks.services import webhook_event_record
 
 USER_NAME_MAX_LENGTH = 150
 WORKSPACE_NAME_MAX_LENGTH = 100
@@ -480,6 +482,11 @@ def membership_change_role(
         target=membership,
         metadata={"user_id": membership.user_id, "from": old, "to": role},
     )
+    webhook_event_record(
+        workspace=workspace,
+        event_type=webhook_events.MEMBER_ROLE_CHANGED,
+        data={"user_id": membership.user_id, "previous_role": old, "role": role},
+    )
     _run_workspace_hooks("members_changed", workspace=workspace)
     return membership
 
@@ -506,6 +513,11 @@ def membership_remove(*, workspace: Workspace, actor: User, membership: Membersh
         target_type="accounts.membership",
         target_id=str(user_id),
         metadata={"user_id": user_id},
+    )
+    webhook_event_record(
+        workspace=workspace,
+        event_type=webhook_events.MEMBER_REMOVED,
+        data={"user_id": user_id, "left": leaving},
     )
     _run_workspace_hooks("members_changed", workspace=workspace)
 
@@ -569,6 +581,17 @@ def invitation_create(
         workspace=workspace,
         target=invitation,
         metadata={"role": role},
+    )
+    webhook_event_record(
+        workspace=workspace,
+        event_type=webhook_events.MEMBER_INVITED,
+        data={
+            "invitation_id": invitation.pk,
+            "email": invitation.email,
+            "role": role,
+            "invited_by": actor.pk,
+            "expires_at": invitation.expires_at.isoformat(),
+        },
     )
     _invitation_email(invitation, token)
     return invitation, token
@@ -702,6 +725,17 @@ def _invitation_join(*, invitation_id: int, user: User) -> Membership:
         target=invitation,
         metadata={"role": membership.role, "new_member": created},
     )
+    if created:
+        webhook_event_record(
+            workspace=invitation.workspace,
+            event_type=webhook_events.MEMBER_JOINED,
+            data={
+                "user_id": user.pk,
+                "email": user.email,
+                "role": membership.role,
+                "invitation_id": invitation.pk,
+            },
+        )
     _run_workspace_hooks("members_changed", workspace=invitation.workspace)
     return membership
 

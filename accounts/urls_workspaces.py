@@ -2,7 +2,11 @@
 
 from django.urls import path
 
+from accounts.views import webhooks
 from accounts.views import workspaces as views
+
+WEBHOOKS = "w/<uuid:workspace_id>/webhooks/"
+WEBHOOK = WEBHOOKS + "<uuid:endpoint_id>/"
 
 urlpatterns = [
     path("workspaces/", views.workspace_list, name="workspace_list"),
@@ -39,6 +43,16 @@ urlpatterns = [
         name="invitation_revoke",
     ),
     path("w/<uuid:workspace_id>/audit/", views.workspace_audit, name="workspace_audit"),
+    path(WEBHOOKS, webhooks.webhook_list, name="webhook_list"),
+    path(f"{WEBHOOKS}new/", webhooks.webhook_create, name="webhook_create"),
+    path(WEBHOOK, webhooks.webhook_detail, name="webhook_detail"),
+    path(f"{WEBHOOK}rotate/", webhooks.webhook_rotate, name="webhook_rotate"),
+    path(f"{WEBHOOK}delete/", webhooks.webhook_delete, name="webhook_delete"),
+    path(
+        f"{WEBHOOK}messages/<str:message_id>/resend/",
+        webhooks.webhook_resend,
+        name="webhook_resend",
+    ),
     path(
         "w/<uuid:workspace_id>/audit/export.csv",
         views.workspace_audit_csv,

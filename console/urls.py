@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+import accounts.webhooks.urls
 import apikeys.urls
 import privacy.urls
 import support.urls
@@ -12,6 +13,7 @@ from console import health
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include(accounts.webhooks.urls.api_urlpatterns)),
     path("", include(privacy.urls.api_urlpatterns)),
     path("", include(apikeys.urls.api_urlpatterns)),
     path("", include(support.urls.api_urlpatterns)),

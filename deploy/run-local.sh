@@ -61,7 +61,7 @@ trap 'exit 143' TERM
 # One process, one task at a time: SQLite has a single writer, and the filesystem
 # broker has no broadcast for gossip, mingle or heartbeats. Without --queues it
 # consumes every queue of CELERY_TASK_QUEUES (email, email-bulk, usage, privacy-long,
-# default); production runs a worker per queue (deploy/compose.yaml).
+# webhooks, default); production runs a worker per queue (deploy/compose.yaml).
 "$PY" -m celery -A console worker --pool=solo --loglevel=INFO \
   --without-gossip --without-mingle --without-heartbeat &
 pids+=("$!")

@@ -18,6 +18,8 @@ from accounts.errors import Conflict, DomainError, Forbidden, NotFound
 from accounts.models import Membership, User, Workspace
 from accounts.permissions import Perm, Role, role_has_permission
 from accounts.validators import NAME_UNSAFE_MESSAGE, text_has_unsafe_chars
+from accounts.webhooks import events as webhook_events
+from accounts.webhooks.services import webhook_event_record
 from apikeys.keys import tokens as keys
 from apikeys.keys import verification
 from apikeys.keys.models import ApiKey
@@ -289,6 +291,20 @@ def _audit(action: str, *, api_key: ApiKey, actor, metadata: dict | None = None)
     )
 
 
+def _event(event_type: str, *, api_key: ApiKey, **data) -> None:
+    """Tell the workspace's webhook endpoints, in the transaction of the change."""
+    webhook_event_record(
+        workspace=api_key.workspace_id,
+        event_type=event_type,
+        data={
+            "key_id": api_key.public_id,
+            "name": api_key.name,
+            "environment": api_key.environment,
+            **data,
+        },
+    )
+
+
 @transaction.atomic
 def api_key_create(
     *,
@@ -356,6 +372,13 @@ def api_key_create(
             "scopes": api_key.scopes,
             "expires_at": api_key.expires_at.isoformat() if api_key.expires_at else None,
         },
+    )
+    _event(
+        webhook_events.API_KEY_CREATED,
+        api_key=api_key,
+        scopes=api_key.scopes,
+        expires_at=api_key.expires_at.isoformat() if api_key.expires_at else None,
+        created_by=getattr(actor, "pk", None),
     )
     api_key_cache_invalidate(public_ids=[public_id])
     return api_key, full_key
@@ -463,6 +486,15 @@ def api_key_rotate(
     api_key.updated_at = now
     api_key.save()
     _audit(Action.API_KEY_ROTATED, api_key=api_key, actor=actor, metadata={"grace": grace})
+    _event(
+        webhook_events.API_KEY_ROTATED,
+        api_key=api_key,
+        previous_secret_expires_at=(
+            api_key.previous_secret_expires_at.isoformat()
+            if api_key.previous_secret_expires_at
+            else None
+        ),
+    )
     api_key_cache_invalidate(public_ids=[api_key.public_id])
     return api_key, full_key
 
@@ -500,6 +532,7 @@ def api_key_revoke(
             actor=actor,
             metadata={"reason": api_key.revoked_reason, "by_staff": by_staff},
         )
+        _event(webhook_events.API_KEY_REVOKED, api_key=api_key, reason=api_key.revoked_reason)
         api_key_cache_invalidate(public_ids=[api_key.public_id])
     return api_key
 
@@ -510,10 +543,12 @@ def api_key_delete(*, api_key: ApiKey, actor: User) -> None:
     _require_manage(api_key, actor)
     api_key = _locked(api_key)
     now = timezone.now()
-    _revoke(api_key, reason="deleted", now=now)
+    revoked = _revoke(api_key, reason="deleted", now=now)
     api_key.deleted_at = now
     api_key.save()
     _audit(Action.API_KEY_DELETED, api_key=api_key, actor=actor)
+    if revoked:
+        _event(webhook_events.API_KEY_REVOKED, api_key=api_key, reason="deleted")
     api_key_cache_invalidate(public_ids=[api_key.public_id])
 
 
@@ -563,6 +598,12 @@ def api_key_report_leaked(
         api_key=api_key,
         actor=actor,
         metadata={"source": (source or "")[:100], "revoked": True, "by_staff": actor is not None},
+    )
+    _event(
+        webhook_events.API_KEY_LEAK_REPORTED,
+        api_key=api_key,
+        source=(source or "")[:100],
+        revoked=True,
     )
     api_key_cache_invalidate(public_ids=[api_key.public_id])
     owners = list(
@@ -637,6 +678,12 @@ def _expiry_notice_send_one(*, pk: int, field_name: str, now: datetime) -> bool:
         target_type="apikeys.apikey",
         target_id=api_key.public_id,
         metadata={"notice": field_name.split("_")[2]},
+    )
+    _event(
+        webhook_events.API_KEY_EXPIRING,
+        api_key=api_key,
+        days_left=1 if field_name == "expiry_notice_1d_sent_at" else 7,
+        expires_at=api_key.expires_at.isoformat(),
     )
     if recipients:
         email_enqueue(

@@ -39,6 +39,8 @@ from accounts.errors import Conflict, NotFound
 from accounts.jobs import job_enqueue
 from accounts.models import Invitation, Membership, User, Workspace
 from accounts.permissions import Role
+from accounts.webhooks import events as webhook_events
+from accounts.webhooks.services import webhook_event_record
 from privacy.batching import SHRINK_AFTER_TIMEOUT, batch_scale, cancelled_by_timeout
 from privacy.deletion.models import DeletionKind, DeletionRequest, DeletionStatus
 
@@ -128,6 +130,8 @@ deletion_register_user_data(
     anonymise={"user": None, "user_agent": "", "ip_hash": ""},
 )
 deletion_register_user_data("privacy.PrivacySettings")
+# Endpoints go before the workspace row, in batches, with their messages and log.
+deletion_register_workspace_data("webhooks.WebhookEndpoint")
 
 
 def _model(label: str):
@@ -316,6 +320,11 @@ def deletion_cancel(*, deletion: DeletionRequest, actor: User | None = None) -> 
             workspace=deletion.target_id,
             target=deletion,
         )
+        webhook_event_record(
+            workspace=deletion.target_id,
+            event_type=webhook_events.WORKSPACE_DELETION_CANCELLED,
+            data={"workspace_id": deletion.target_id},
+        )
     return deletion
 
 
@@ -365,6 +374,15 @@ def workspace_deletion_schedule(*, workspace: Workspace) -> DeletionRequest:
         scheduled_for=now + timedelta(days=grace_days),
         reason="workspace_deleted",
         send_receipt=False,
+    )
+    webhook_event_record(
+        workspace=workspace,
+        event_type=webhook_events.WORKSPACE_DELETION_SCHEDULED,
+        data={
+            "workspace_id": str(workspace.pk),
+            "name": workspace.name,
+            "scheduled_for": deletion.scheduled_for.isoformat(),
+        },
     )
     if grace_days == 0:
         _enqueue_run(deletion.pk)

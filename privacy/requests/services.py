@@ -22,8 +22,11 @@ from django.utils.module_loading import import_string
 from accounts.audit import audit_record
 from accounts.emails import email_enqueue
 from accounts.errors import Conflict, DomainError, NotFound
-from accounts.models import User
+from accounts.models import Membership, User
+from accounts.permissions import Role
 from accounts.selectors import staff_emails_with_permission
+from accounts.webhooks import events as webhook_events
+from accounts.webhooks.services import webhook_event_record
 from privacy.consent.models import ConsentMethod, ConsentRecord
 from privacy.consent.services import consent_record
 from privacy.data_use.services import privacy_settings_update
@@ -167,6 +170,7 @@ def privacy_request_submit(
     _start_clock(request, now=now)
     request.save()
     _audit(request, action="received", actor=user)
+    _status_event(request, previous=None)
     _notify(request, event="received")
     return _verify(request, actor=user, now=now)
 
@@ -230,6 +234,7 @@ def privacy_request_confirm(*, token: str) -> PrivacyRequest:
     _start_clock(request, now=now)
     request.save()
     _audit(request, action="received", actor=None, metadata={"channel": "public"})
+    _status_event(request, previous=RequestStatus.UNCONFIRMED)
     _notify(request, event="received")
     return request
 
@@ -239,6 +244,28 @@ def privacy_request_confirm(*, token: str) -> PrivacyRequest:
 
 def _locked(request: PrivacyRequest) -> PrivacyRequest:
     return PrivacyRequest.objects.select_for_update().get(pk=request.pk)
+
+
+def _status_event(request: PrivacyRequest, *, previous: str | None) -> None:
+    """Tell the webhook endpoints of every workspace the requester owns (in this
+    transaction): ids, type and statuses only, never the request's contents."""
+    if request.user_id is None:
+        return
+    workspace_ids = Membership.objects.filter(
+        user_id=request.user_id, role=Role.OWNER, workspace__deleted_at__isnull=True
+    ).values_list("workspace_id", flat=True)
+    for workspace_id in workspace_ids:
+        webhook_event_record(
+            workspace=workspace_id,
+            event_type=webhook_events.PRIVACY_REQUEST_STATUS_CHANGED,
+            data={
+                "request_id": str(request.pk),
+                "request_type": request.request_type,
+                "user_id": request.user_id,
+                "previous_status": previous,
+                "status": request.status,
+            },
+        )
 
 
 def _transition(request: PrivacyRequest, *, to: str, actor, allowed_from, now=None, **fields):
@@ -254,6 +281,7 @@ def _transition(request: PrivacyRequest, *, to: str, actor, allowed_from, now=No
         setattr(request, name, value)
     request.save()
     _audit(request, action=to, actor=actor, metadata={"from": before})
+    _status_event(request, previous=before)
     return request
 
 

@@ -15,6 +15,9 @@ from accounts.api import urls as api_urls
 from accounts.models import AuditEvent, Invitation, Membership, Workspace
 from accounts.permissions import Perm, Role, role_has_permission
 from accounts.services import invitation_create
+from accounts.webhooks import urls as webhook_urls
+from accounts.webhooks.models import WebhookEndpoint
+from accounts.webhooks.services import webhook_endpoint_create, webhook_message_enqueue
 from tests.factories import UserFactory, WorkspaceFactory, add_member
 
 pytestmark = pytest.mark.django_db
@@ -66,6 +69,45 @@ EXPECTED = {
     "api-invitation-resend": {"POST": (Perm.INVITATIONS_MANAGE, None)},
     "api-invitation-revoke": {"POST": (Perm.INVITATIONS_MANAGE, None)},
     "api-audit-event-list": {"GET": (Perm.AUDIT_VIEW, None)},
+    # Webhooks: owners and admins only, pages and REST alike.
+    "webhook_list": {"GET": (Perm.WEBHOOKS_MANAGE, None)},
+    "webhook_create": {
+        "GET": (Perm.WEBHOOKS_MANAGE, None),
+        "POST": (
+            Perm.WEBHOOKS_MANAGE,
+            {"url": "https://hooks.example.com/new", "event_types": "api_key.created"},
+        ),
+    },
+    "webhook_detail": {
+        "GET": (Perm.WEBHOOKS_MANAGE, None),
+        "POST": (
+            Perm.WEBHOOKS_MANAGE,
+            {
+                "url": "https://hooks.example.com/in",
+                "description": "Changed",
+                "event_types": "api_key.created",
+            },
+        ),
+    },
+    "webhook_rotate": {"POST": (Perm.WEBHOOKS_MANAGE, {})},
+    "webhook_delete": {"POST": (Perm.WEBHOOKS_MANAGE, {})},
+    "webhook_resend": {"POST": (Perm.WEBHOOKS_MANAGE, {})},
+    "api-webhook-list": {
+        "GET": (Perm.WEBHOOKS_MANAGE, None),
+        "POST": (
+            Perm.WEBHOOKS_MANAGE,
+            {"url": "https://hooks.example.com/new", "event_types": ["api_key.created"]},
+        ),
+    },
+    "api-webhook-detail": {
+        "GET": (Perm.WEBHOOKS_MANAGE, None),
+        "PATCH": (Perm.WEBHOOKS_MANAGE, {"description": "Changed"}),
+        "DELETE": (Perm.WEBHOOKS_MANAGE, None),
+    },
+    "api-webhook-rotate-secret": {"POST": (Perm.WEBHOOKS_MANAGE, {"overlap_hours": 1})},
+    "api-webhook-messages": {"GET": (Perm.WEBHOOKS_MANAGE, None)},
+    "api-webhook-message-resend": {"POST": (Perm.WEBHOOKS_MANAGE, None)},
+    "api-webhook-attempts": {"GET": (Perm.WEBHOOKS_MANAGE, None)},
 }
 
 # Routes that take no workspace id; each has its own tests of who may do what.
@@ -80,8 +122,12 @@ NOT_WORKSPACE_SCOPED = {
 
 
 def _routes():
-    for module in (urls_workspaces, api_urls):
-        for pattern in module.urlpatterns:
+    for patterns in (
+        urls_workspaces.urlpatterns,
+        api_urls.urlpatterns,
+        webhook_urls.api_urlpatterns,
+    ):
+        for pattern in patterns:
             assert isinstance(pattern, URLPattern), "nested includes are not walked"
             yield pattern
 
@@ -112,7 +158,22 @@ def world():
     )
     # The stranger has a workspace of their own: being someone does not help.
     WorkspaceFactory(owner=actors["stranger"], name="Elsewhere")
-    return {"workspace": workspace, "actors": actors, "target": target, "invitation": invitation}
+    endpoint, _ = webhook_endpoint_create(
+        workspace=workspace,
+        url="https://hooks.example.com/in",
+        event_types=["api_key.created"],
+        description="",
+        actor=owner,
+    )
+    message = webhook_message_enqueue(endpoint=endpoint, event_type="api_key.created", data={})
+    return {
+        "workspace": workspace,
+        "actors": actors,
+        "target": target,
+        "invitation": invitation,
+        "endpoint": endpoint,
+        "message": message,
+    }
 
 
 def _url(name, world):
@@ -121,6 +182,8 @@ def _url(name, world):
         "workspace_id": world["workspace"].pk,
         "user_id": world["target"].user_id,
         "invitation_id": world["invitation"].pk,
+        "endpoint_id": world["endpoint"].pk,
+        "message_id": world["message"].pk,
     }
     return reverse(name, kwargs={key: values[key] for key in converters})
 
@@ -131,6 +194,7 @@ def _snapshot(workspace):
         list(Membership.objects.filter(workspace=workspace).order_by("pk").values("user", "role")),
         list(Invitation.objects.filter(workspace=workspace).order_by("pk").values()),
         AuditEvent.objects.filter(workspace_id=workspace.pk).count(),
+        list(WebhookEndpoint.objects.filter(workspace=workspace).order_by("pk").values()),
     )
 
 

@@ -22,6 +22,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts.permissions import Role
 from accounts.services import invitation_create
+from accounts.webhooks.services import webhook_endpoint_create, webhook_message_enqueue
 from apikeys.keys.services import api_key_create
 from privacy.models import DataExport
 from privacy.requests.services import privacy_request_submit
@@ -46,6 +47,7 @@ ACTIONS_WITHOUT_INPUT = {
     "api/v1/workspaces/<uuid:workspace_id>/keys/<str:key_id>/revoke/",
     "api/v1/privacy/requests/<uuid:request_id>/cancel/",
     "api/v1/support/requests/<uuid:support_request_id>/close/",
+    "api/v1/workspaces/<uuid:workspace_id>/webhooks/<uuid:endpoint_id>/messages/<str:message_id>/resend/",
     # HTML
     "accounts/logout/",
     "account/sessions/<int:session_id>/end/",
@@ -56,6 +58,8 @@ ACTIONS_WITHOUT_INPUT = {
     "invitations/<int:invitation_id>/accept/",
     "w/<uuid:workspace_id>/keys/<str:key_id>/revoke/",
     "w/<uuid:workspace_id>/keys/<str:key_id>/delete/",
+    "w/<uuid:workspace_id>/webhooks/<uuid:endpoint_id>/delete/",
+    "w/<uuid:workspace_id>/webhooks/<uuid:endpoint_id>/messages/<str:message_id>/resend/",
     "account/delete/cancel/",
     "privacy/requests/<uuid:request_id>/cancel/",
     "support/<uuid:support_request_id>/close/",
@@ -151,6 +155,16 @@ class World:
             attachments=[SimpleUploadedFile("log.txt", b"log line\n")],
         )
         self.attachment = SupportAttachment.objects.get(request=self.support_request)
+        self.webhook_endpoint, _secret = webhook_endpoint_create(
+            workspace=self.workspace,
+            url="https://hooks.example.com/in",
+            event_types=["api_key.created"],
+            description="hostile",
+            actor=self.owner,
+        )
+        self.webhook_message = webhook_message_enqueue(
+            endpoint=self.webhook_endpoint, event_type="api_key.created", data={}
+        )
 
     def client(self, mode: str) -> Client:
         client = Client(**CLIENT)
@@ -172,6 +186,8 @@ class World:
             "export_id": self.export.pk,
             "support_request_id": self.support_request.pk,
             "attachment_id": self.attachment.pk,
+            "endpoint_id": self.webhook_endpoint.pk,
+            "message_id": self.webhook_message.pk,
             "session_id": 1,
             "policy_id": 1,
             "token": "Zm9vYmFyYmF6cXV4LXNlY3JldC10b2tlbi0xMjM0NTY3OA",

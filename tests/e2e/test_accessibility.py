@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from accounts.permissions import Role
 from accounts.services import invitation_create
+from accounts.webhooks.models import WebhookEndpoint
+from accounts.webhooks.services import webhook_endpoint_create, webhook_message_enqueue
 from apikeys.usage.services import usage_records_ingest
 from tests.apikeys.usage_support import make_key, usage_event
 from tests.e2e.browser import sign_in
@@ -43,6 +45,15 @@ def _dashboard(user):
             for i in range(24)
         ]
     )
+    # An endpoint whose name does not resolve: its delivery log holds a refused attempt.
+    endpoint, _ = webhook_endpoint_create(
+        workspace=workspace,
+        url="https://hooks.invalid/console",
+        event_types=["api_key.created", "member.joined"],
+        description="Deploy bot",
+        actor=user,
+    )
+    webhook_message_enqueue(endpoint=endpoint, event_type="api_key.created", data={"key_id": "k"})
     return workspace, keys
 
 
@@ -60,6 +71,9 @@ def _pages(workspace, key) -> list[str]:
         f"{ws}/keys/new/",
         f"{ws}/keys/{key.public_id}/",
         f"{ws}/usage/",
+        f"{ws}/webhooks/",
+        f"{ws}/webhooks/new/",
+        f"{ws}/webhooks/{WebhookEndpoint.objects.get(workspace=workspace).pk}/",
         "/account/profile/",
         "/account/preferences/",
         "/account/security/",
