@@ -13,6 +13,7 @@ class PrivacyConfig(AppConfig):
         from privacy.deletion import services as deletion
         from privacy.exports import services as exports
         from privacy.policies import services as policies
+        from privacy.processors import services as processors
         from privacy.requests import services as requests
         from privacy.retention.services import retention_register_purger
 
@@ -22,6 +23,10 @@ class PrivacyConfig(AppConfig):
             (WORKSPACE_HOOKS["deleted"], deletion.workspace_hook_schedule_deletion),
             (deletion.DELETION_CLOSED_HOOKS, requests.privacy_requests_follow_deletion),
             (exports.EXPORT_READY_HOOKS, requests.privacy_requests_follow_export),
+            (
+                processors.PROCESSOR_ACTIONS_SETTLED_HOOKS,
+                requests.privacy_requests_follow_processors,
+            ),
         )
         for registry, hook in hooks:
             if hook not in registry:
