@@ -14,6 +14,8 @@ from accounts.services import invitation_create
 from apikeys.keys.models import ApiKey
 from apikeys.keys.scopes import MANAGEMENT_SCOPES
 from apikeys.keys.services import api_key_create
+from privacy.processors.models import OPEN_STATES, ProcessorAction
+from privacy.processors.services import processor_actions_dispatch, processor_create
 from privacy.requests.models import PrivacyRequest
 from privacy.requests.services import privacy_request_submit
 from support.models import SupportRequest
@@ -23,6 +25,7 @@ from tests.support import api_client_signed_in
 
 GATEWAY_OPERATIONS = {"/api/v1/usage", "/api/v1/keys/verify"}
 PUBLIC_OPERATIONS = {"/api/v1/keys/report-leak"}
+PROCESSOR_OPERATIONS_PREFIX = "/api/v1/processors/"
 CSRF_TOKEN = "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz"
 TABLES_OF = ("accounts", "apikeys", "privacy", "support")
 
@@ -40,6 +43,18 @@ class World:
         client = api_client_signed_in(self.owner)
         self.session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
         self.workspace = None
+        # A processor with its callback token, and an action of its to answer.
+        self.processor, _, self.processor_token = processor_create(
+            name=f"Fuzzed processor {time.monotonic_ns()}",
+            purpose="Holds request logs",
+            # Loopback (the test settings allow it for webhooks), a port nothing listens
+            # on: a delivery attempt never leaves the machine.
+            url="http://127.0.0.1:9/processor",
+            request_kinds=["restriction"],
+            identifiers=["account_id"],
+            actor=None,
+        )
+        self.processor_action = None
         self.ensure()
 
     def ensure(self) -> None:
@@ -72,6 +87,18 @@ class World:
             self.privacy_request = self._privacy_request()
         if not SupportRequest.objects.filter(pk=self.support_request.pk).exists():
             self.support_request = self._support_request()
+        if (
+            self.processor_action is None
+            or not ProcessorAction.objects.filter(
+                pk=self.processor_action.pk, state__in=OPEN_STATES
+            ).exists()
+        ):
+            # A settled action answers 409 to most answers; each case meets an open one.
+            [self.processor_action] = processor_actions_dispatch(
+                kind="restriction",
+                identifiers={"account_id": str(self.owner.pk)},
+                subject_user_id=self.owner.pk,
+            )
 
     def _new_workspace(self) -> None:
         self.workspace = WorkspaceFactory(owner=self.owner, name="Fuzzed")
@@ -118,6 +145,7 @@ class World:
             "key_id": self.api_key.public_id,
             "request_id": str(self.privacy_request.pk),
             "support_request_id": str(self.support_request.pk),
+            "action_id": self.processor_action.public_id,
         }
 
     def session_headers(self, path: str) -> dict:
@@ -125,6 +153,8 @@ class World:
             return {"Authorization": f"Bearer {django_settings.GATEWAY_TOKENS[0]}"}
         if path in PUBLIC_OPERATIONS:
             return {}
+        if path.startswith(PROCESSOR_OPERATIONS_PREFIX):
+            return {"Authorization": f"Bearer {self.processor_token}"}
         cookies = {
             django_settings.SESSION_COOKIE_NAME: self.session,
             django_settings.CSRF_COOKIE_NAME: CSRF_TOKEN,
