@@ -24,6 +24,7 @@ from accounts.permissions import Role
 from accounts.services import invitation_create
 from apikeys.keys.services import api_key_create
 from privacy.models import DataExport
+from privacy.processors.services import processor_actions_dispatch, processor_create
 from privacy.requests.services import privacy_request_submit
 from support.models import SupportAttachment
 from support.services import support_request_create
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.django_db
 CLIENT = {"REMOTE_ADDR": "203.0.113.9"}
 TEN_MB = 10 * 1024 * 1024
 GATEWAY_ROUTES = {"api/v1/usage", "api/v1/keys/verify"}
+PROCESSOR_ROUTES_PREFIX = "api/v1/processors/"
 # The Django admin has its own gate (staff with MFA) and tests (tests/accounts/test_admin.py).
 SKIPPED_PREFIXES = ("admin/",)
 
@@ -46,6 +48,7 @@ ACTIONS_WITHOUT_INPUT = {
     "api/v1/workspaces/<uuid:workspace_id>/keys/<str:key_id>/revoke/",
     "api/v1/privacy/requests/<uuid:request_id>/cancel/",
     "api/v1/support/requests/<uuid:support_request_id>/close/",
+    "api/v1/processors/requests/<str:action_id>/received",
     # HTML
     "accounts/logout/",
     "account/sessions/<int:session_id>/end/",
@@ -151,6 +154,18 @@ class World:
             attachments=[SimpleUploadedFile("log.txt", b"log line\n")],
         )
         self.attachment = SupportAttachment.objects.get(request=self.support_request)
+        # A processor (its own callback token) and an action of its.
+        self.processor, _, self.processor_token = processor_create(
+            name="Hostile processor",
+            purpose="Holds request logs",
+            url="http://127.0.0.1:9/processor",
+            request_kinds=["restriction"],
+            identifiers=["account_id"],
+            actor=None,
+        )
+        [self.processor_action] = processor_actions_dispatch(
+            kind="restriction", identifiers={"account_id": str(self.owner.pk)}
+        )
 
     def client(self, mode: str) -> Client:
         client = Client(**CLIENT)
@@ -160,6 +175,8 @@ class World:
             client.get("/api/v1/me/")
         elif mode == "gateway":
             client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {settings.GATEWAY_TOKENS[0]}"
+        elif mode == "processor":
+            client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {self.processor_token}"
         return client
 
     def path_values(self) -> dict:
@@ -172,6 +189,7 @@ class World:
             "export_id": self.export.pk,
             "support_request_id": self.support_request.pk,
             "attachment_id": self.attachment.pk,
+            "action_id": self.processor_action.public_id,
             "session_id": 1,
             "policy_id": 1,
             "token": "Zm9vYmFyYmF6cXV4LXNlY3JldC10b2tlbi0xMjM0NTY3OA",
@@ -239,9 +257,11 @@ def row_counts(route: str = "") -> dict[str, int]:
 
 
 def modes_for(route: str) -> tuple[str, ...]:
-    return (
-        ("session", "anonymous", "gateway") if route in GATEWAY_ROUTES else ("session", "anonymous")
-    )
+    if route in GATEWAY_ROUTES:
+        return ("session", "anonymous", "gateway")
+    if route.startswith(PROCESSOR_ROUTES_PREFIX):
+        return ("session", "anonymous", "processor")
+    return ("session", "anonymous")
 
 
 def test_the_schema_lists_no_endpoint_the_resolver_does_not_know(client):
