@@ -72,7 +72,7 @@ class ProcessorAdmin(admin.ModelAdmin):
         "request_kinds",
         "identifiers",
         "token_public_id",
-        "webhook_endpoint_id",
+        "webhook_endpoint",
         "disabled_at",
         "created_at",
         "updated_at",

@@ -49,10 +49,16 @@ class Processor(models.Model):
     url = models.URLField(max_length=2000)
     request_kinds = models.JSONField(default=list)
     identifiers = models.JSONField(default=list)
-    # Signs the messages sent to the processor (Standard Webhooks); shown once.
-    signing_secret = EncryptedTextField()
-    # The outbound webhook destination (a system endpoint, no workspace) once created.
-    webhook_endpoint_id = models.CharField(max_length=64, blank=True, default="")
+    # Where its messages go: a system endpoint (no workspace) of the outbound webhook
+    # mechanism, which holds the URL as delivered to and the signing secret (encrypted,
+    # with the previous one overlapping after a rotation).
+    webhook_endpoint = models.OneToOneField(
+        "webhooks.WebhookEndpoint",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="processor",
+    )
     # The processor's callback token: a public id to find it, and only a keyed hash of
     # its secret (like API keys).
     token_public_id = models.CharField(max_length=24, unique=True)

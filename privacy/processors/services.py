@@ -21,6 +21,12 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.errors import Conflict, DomainError, NotFound
 from accounts.models import Membership
+from accounts.webhooks.services import (
+    webhook_endpoint_create,
+    webhook_endpoint_rotate_secret,
+    webhook_endpoint_update,
+    webhook_message_enqueue,
+)
 from apikeys.keys.models import ApiKey
 from apikeys.keys.tokens import ALPHABET, secret_hash, secret_matches
 from privacy.processors.models import (
@@ -66,10 +72,6 @@ def _random_base62(length: int) -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(length))
 
 
-def _new_signing_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
-
-
 def _new_token() -> tuple[str, str, str, str]:
     """Return (token, public id, hash, pepper id) of a fresh callback token."""
     public_id = _random_base62(12)
@@ -111,7 +113,7 @@ def _clean_registry_fields(
     url = (url or "").strip()
     parts = urlsplit(url)
     # Plain HTTP only reaches the allowed private ranges; the webhook mechanism checks
-    # that, and every other SSRF rule, when the destination is created and at delivery.
+    # that, and every other SSRF rule, when the endpoint is created and at each delivery.
     if parts.scheme not in ("https", "http") or not parts.hostname or len(url) > 2000:
         errors["url"] = ["An https:// URL."]
     kinds = sorted(set(request_kinds or []))
@@ -148,16 +150,22 @@ def processor_create(
     )
     if Processor.objects.filter(name__iexact=fields["name"]).exists():
         raise DomainError("A processor of that name exists.", fields={"name": ["Taken."]})
-    signing_secret = _new_signing_secret()
+    # The destination checks the URL (SSRF rules) and makes the signing secret.
+    endpoint, signing_secret = webhook_endpoint_create(
+        workspace=None,
+        url=fields["url"],
+        event_types=[EVENT_TYPE],
+        description=_endpoint_description(fields["name"]),
+        actor=actor,
+    )
     token, public_id, digest, pepper_id = _new_token()
     processor = Processor.objects.create(
         **fields,
-        signing_secret=signing_secret,
+        webhook_endpoint=endpoint,
         token_public_id=public_id,
         token_hash=digest,
         token_pepper_id=pepper_id,
     )
-    _endpoint_sync(processor, secret=signing_secret)
     audit_record(
         action=ProcessorAuditAction.CREATED,
         actor=actor,
@@ -187,7 +195,13 @@ def processor_update(
     if taken.exists():
         raise DomainError("A processor of that name exists.", fields={"name": ["Taken."]})
     processor = Processor.objects.select_for_update().get(pk=processor.pk)
-    url_changed = processor.url != fields["url"]
+    if processor.webhook_endpoint is not None:
+        webhook_endpoint_update(
+            endpoint=processor.webhook_endpoint,
+            actor=actor,
+            url=fields["url"],
+            description=_endpoint_description(fields["name"]),
+        )
     for field, value in fields.items():
         setattr(processor, field, value)
     now = timezone.now()
@@ -197,8 +211,6 @@ def processor_update(
         processor.disabled_at = None
     processor.updated_at = now
     processor.save()
-    if url_changed:
-        _endpoint_sync(processor, secret=processor.signing_secret)
     audit_record(
         action=ProcessorAuditAction.UPDATED,
         actor=actor,
@@ -214,13 +226,17 @@ def processor_update(
 
 @transaction.atomic
 def processor_rotate_secret(*, processor: Processor, actor) -> str:
-    """Give the processor a new signing secret; return it (shown once)."""
+    """Give the processor a new signing secret; return it (shown once).
+
+    The previous secret signs beside it for WEBHOOK_SECRET_OVERLAP_HOURS, so the
+    processor can switch without losing a message.
+    """
     processor = Processor.objects.select_for_update().get(pk=processor.pk)
-    secret = _new_signing_secret()
-    processor.signing_secret = secret
+    if processor.webhook_endpoint is None:
+        raise Conflict("This processor has no webhook endpoint.", code="no_endpoint")
+    _, secret = webhook_endpoint_rotate_secret(endpoint=processor.webhook_endpoint, actor=actor)
     processor.secret_rotated_at = processor.updated_at = timezone.now()
-    processor.save(update_fields=["signing_secret", "secret_rotated_at", "updated_at"])
-    _endpoint_sync(processor, secret=secret)
+    processor.save(update_fields=["secret_rotated_at", "updated_at"])
     audit_record(action=ProcessorAuditAction.SECRET_ROTATED, actor=actor, target=processor)
     return secret
 
@@ -247,14 +263,8 @@ def processor_rotate_token(*, processor: Processor, actor) -> str:
     return token
 
 
-def _endpoint_sync(processor: Processor, *, secret: str) -> None:
-    """Make the processor's outbound webhook destination match its URL and secret.
-
-    The destination is a system endpoint of the shared webhook mechanism; until that
-    mechanism is installed there is none, and nothing is sent (see
-    `processor_action_send`).
-    """
-    return None
+def _endpoint_description(name: str) -> str:
+    return f"Privacy processor: {name}"[:200]
 
 
 # ---------------------------------------------------------------------------- dispatch
@@ -360,21 +370,32 @@ def processor_message_data(action: ProcessorAction, *, reminder: bool = False) -
 
 
 def processor_action_send(*, action: ProcessorAction, reminder: bool = False) -> bool:
-    """Queue the signed message for the action's processor in the caller's transaction;
-    return whether a message was queued.
+    """Record the signed message for the action's processor in the caller's transaction
+    (delivered on commit, with retries, by the webhook mechanism); return whether one
+    was recorded.
 
-    The state becomes `sent` only when a message was recorded for delivery. Without a
-    webhook destination for the processor nothing is queued and the action stays as
-    it is (pending), to be sent once the destination exists.
+    A pending action becomes `sent`. A processor without an endpoint is sent nothing
+    and its action stays as it is.
     """
-    endpoint = _endpoint_for(action.processor)
+    endpoint = action.processor.webhook_endpoint
     if endpoint is None:
         return False
-    return False
-
-
-def _endpoint_for(processor: Processor):
-    return None
+    fields = ["message_id"]
+    first = action.state == ActionState.PENDING
+    if first:
+        action.state = ActionState.SENT
+        action.sent_at = timezone.now()
+        fields += ["state", "sent_at"]
+    message = webhook_message_enqueue(
+        endpoint=endpoint,
+        event_type=EVENT_TYPE,
+        data=processor_message_data(action, reminder=reminder),
+    )
+    action.message_id = message.pk
+    action.save(update_fields=fields)
+    if first:
+        _audit_action(action, ProcessorAuditAction.ACTION_SENT, metadata={"message": message.pk})
+    return True
 
 
 # ---------------------------------------------------------------------------- answers

@@ -36,13 +36,13 @@ def test_privacy_staff_register_a_processor_and_see_its_secret_and_token_once(pr
     assert response.status_code == 200
     page = response.content.decode()
     processor = Processor.objects.get(name="Abuse store")
-    assert processor.signing_secret in page
+    assert processor.webhook_endpoint.secret in page
     token = page.split('id="callback-token">')[1].split("<")[0]
     assert processor_authenticate(token=token) == processor
     assert processor.request_kinds == ["access", "erasure"]
     detail = privacy_staff.get(reverse("admin:privacy_processor_change", args=[processor.pk]))
     assert detail.status_code == 200
-    assert processor.signing_secret not in detail.content.decode()
+    assert processor.webhook_endpoint.secret not in detail.content.decode()
     assert token not in detail.content.decode()
 
 
@@ -69,7 +69,7 @@ def test_staff_override_an_action_with_a_reason(privacy_staff):
     url = reverse("admin:privacy_processoraction_override", args=[action.pk])
     assert privacy_staff.post(url, {"reason": ""}).status_code == 200  # the form again
     action.refresh_from_db()
-    assert action.state == ActionState.PENDING
+    assert action.state == ActionState.SENT
     privacy_staff.post(url, {"reason": "The processor confirmed by letter."})
     action.refresh_from_db()
     assert action.state == ActionState.OVERRIDDEN

@@ -90,7 +90,7 @@ def test_a_bad_result_is_refused_and_changes_nothing(setup, body):
     assert response.status_code == 400
     assert_error_format(_Response(response))
     action.refresh_from_db()
-    assert action.state == ActionState.PENDING
+    assert action.state == ActionState.SENT
 
 
 def test_a_contradicting_answer_is_a_conflict(setup):
@@ -112,7 +112,7 @@ def test_another_processors_action_and_a_made_up_id_answer_404(setup):
     assert client.post(_url("pra_" + "0" * 32, "received")).status_code == 404
     assert client.post(_url("not-an-id", "received")).status_code == 404
     action.refresh_from_db()
-    assert action.state == ActionState.PENDING
+    assert action.state == ActionState.SENT
 
 
 def test_no_token_a_wrong_token_or_a_session_answer_401(setup, user):
@@ -126,4 +126,4 @@ def test_no_token_a_wrong_token_or_a_session_answer_401(setup, user):
     session = api_client_signed_in(user)
     assert session.post(_url(action.public_id, "received")).status_code == 401
     action.refresh_from_db()
-    assert action.state == ActionState.PENDING
+    assert action.state == ActionState.SENT

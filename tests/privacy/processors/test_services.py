@@ -177,7 +177,7 @@ def test_a_processor_cannot_see_another_processors_action(user):
     with pytest.raises(NotFound):
         processor_action_receive(processor=other, public_id=action.public_id)
     action.refresh_from_db()
-    assert action.state == ActionState.PENDING
+    assert action.state == ActionState.SENT
 
 
 def test_an_empty_result_is_refused_and_changes_nothing(user):
@@ -187,7 +187,7 @@ def test_an_empty_result_is_refused_and_changes_nothing(user):
     with pytest.raises(DomainError):
         processor_action_complete(processor=processor, public_id=action.public_id, result="  ")
     action.refresh_from_db()
-    assert action.state == ActionState.PENDING
+    assert action.state == ActionState.SENT
 
 
 def test_cancelling_the_request_cancels_its_open_actions(user):
@@ -226,3 +226,52 @@ def test_an_erasure_request_holds_its_actions_until_the_deletion_job(user):
     assert action.deletion_id == request.deletion_id
     assert action.state == ActionState.PENDING
     assert action.created_at <= timezone.now()
+
+
+def test_each_processor_is_sent_one_message_with_only_its_identifiers(user):
+    from accounts.webhooks.models import WebhookMessage
+
+    processor, _, _ = register_processor(kinds=("opt_out",), identifiers=("email",))
+    request = _submit(user, RequestType.TRAINING_OPT_OUT)
+    action = ProcessorAction.objects.for_request(request.pk).get()
+    assert action.state == ActionState.SENT
+    assert action.sent_at is not None
+    message = WebhookMessage.objects.get(endpoint=processor.webhook_endpoint)
+    assert action.message_id == message.pk
+    assert message.event_type == "privacy_request.processor_action"
+    data = message.payload["data"]
+    assert data["subject"] == {"email": user.email.lower()}
+    assert data["action_id"] == action.public_id
+    assert data["callbacks"]["completed"].endswith(
+        f"/api/v1/processors/requests/{action.public_id}/completed"
+    )
+
+
+def test_cancelling_a_request_already_sent_tells_the_processor(user):
+    from accounts.webhooks.models import WebhookMessage
+
+    processor, _, _ = register_processor(kinds=("restriction",))
+    request = _submit(user, RequestType.RESTRICTION)
+    privacy_request_cancel(request=request, user=user)
+    first, last = WebhookMessage.objects.filter(endpoint=processor.webhook_endpoint).order_by(
+        "created_at", "pk"
+    )
+    assert first.payload["data"]["state"] == "sent"
+    assert last.payload["data"]["state"] == "cancelled"
+    assert last.payload["data"]["subject"] == {}
+
+
+def test_rotating_the_signing_secret_keeps_the_old_one_signing_for_the_overlap():
+    from privacy.processors.services import processor_rotate_secret
+
+    processor, old, _ = register_processor()
+    new = processor_rotate_secret(processor=processor, actor=None)
+    processor.webhook_endpoint.refresh_from_db()
+    assert processor.webhook_endpoint.signing_secrets() == [new, old]
+
+
+def test_registration_refuses_a_url_the_webhook_rules_refuse():
+    with pytest.raises(DomainError) as refused:
+        register_processor(url="https://169.254.169.254/latest")
+    assert "url" in refused.value.fields
+    assert not Processor.objects.exists()
