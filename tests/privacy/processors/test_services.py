@@ -275,3 +275,52 @@ def test_registration_refuses_a_url_the_webhook_rules_refuse():
         register_processor(url="https://169.254.169.254/latest")
     assert "url" in refused.value.fields
     assert not Processor.objects.exists()
+
+
+def test_the_staff_deadline_alert_lists_the_processors_still_owing(user, settings):
+    from datetime import timedelta
+
+    from accounts.models import OutboundEmail
+    from privacy.requests.services import privacy_requests_alert_staff
+
+    settings.PRIVACY_STAFF_EMAILS = ["dpo@example.com"]
+    register_processor(name="Gateway logs", kinds=("opt_out",))
+    request = _submit(user, RequestType.TRAINING_OPT_OUT)
+    request.refresh_from_db()
+    counts = privacy_requests_alert_staff(today=request.due_date - timedelta(days=1))
+    assert counts["due_soon"] == 1
+    alert = OutboundEmail.objects.order_by("-pk").first()
+    assert alert.recipients == '["dpo@example.com"]'
+    body = alert.body
+    assert "Waiting on processors:" in body
+    assert "Gateway logs: sent" in body
+
+
+def test_reminders_wait_for_the_configured_time_and_leave_held_actions_alone(user, settings):
+    from datetime import timedelta
+
+    import time_machine
+
+    from accounts.webhooks.models import WebhookMessage
+    from privacy.processors.services import processor_actions_remind
+
+    settings.PROCESSOR_REMINDER_AFTER_HOURS = 72
+    processor, _, _ = register_processor(kinds=("opt_out", "erasure"))
+    _submit(user, RequestType.TRAINING_OPT_OUT)
+    _submit(UserFactory(), RequestType.DELETION)  # held until its deletion job runs
+    start = timezone.now()
+    with time_machine.travel(start + timedelta(hours=71)):
+        assert processor_actions_remind() == 0
+    with time_machine.travel(start + timedelta(hours=73)):
+        assert processor_actions_remind() == 1
+        assert processor_actions_remind() == 0
+    with time_machine.travel(start + timedelta(hours=73 + 72 + 1)):
+        assert processor_actions_remind() == 1
+    sent = ProcessorAction.objects.get(kind="opt_out")
+    held = ProcessorAction.objects.get(kind="erasure")
+    assert (sent.reminders_sent, held.reminders_sent) == (2, 0)
+    assert held.state == ActionState.PENDING
+    reminders = WebhookMessage.objects.filter(
+        endpoint=processor.webhook_endpoint, payload__data__reminder=True
+    )
+    assert reminders.count() == 2
