@@ -47,3 +47,18 @@ class PrivacyConfig(AppConfig):
         email_sent_hook_register(deletion.RECEIPT_EMAIL_KIND, deletion.deletion_receipt_sent)
         email_sent_hook_register(policies.NOTICE_EMAIL_KIND, policies.policy_notice_sent)
         email_bulk_kind_register(policies.NOTICE_EMAIL_KIND)
+        # How processors' steps of a person's requests read on their activity page.
+        from accounts.views.account import ACTION_LABELS
+
+        steps = processors.ProcessorAuditAction
+        for action, label in (
+            (steps.ACTION_CREATED, "Privacy request passed to a processor"),
+            (steps.ACTION_SENT, "Privacy request sent to a processor"),
+            (steps.ACTION_RECEIVED, "A processor received your privacy request"),
+            (steps.ACTION_COMPLETED, "A processor carried out your privacy request"),
+            (steps.ACTION_REFUSED, "A processor refused your privacy request"),
+            (steps.ACTION_OVERRIDDEN, "Our privacy team settled a processor's step"),
+            (steps.ACTION_CANCELLED, "A processor's step was cancelled"),
+            (steps.ACTION_REMINDED, "A processor was reminded of your privacy request"),
+        ):
+            ACTION_LABELS.setdefault(action, label)

@@ -127,3 +127,23 @@ def test_no_token_a_wrong_token_or_a_session_answer_401(setup, user):
     assert session.post(_url(action.public_id, "received")).status_code == 401
     action.refresh_from_db()
     assert action.state == ActionState.SENT
+
+
+def test_the_requester_sees_each_processors_state_through_the_privacy_request_api(user):
+    processor, _, _ = register_processor(kinds=("opt_out",))
+    privacy_request_submit(
+        user=user, request_type=RequestType.TRAINING_OPT_OUT, jurisdiction=Jurisdiction.EEA_UK
+    )
+    client = api_client_signed_in(user)
+    [body] = client.get("/api/v1/privacy/requests/").json()["results"]
+    assert body["status"] == "in_progress"
+    assert body["processors"] == [
+        {
+            "processor": processor.name,
+            "purpose": processor.purpose,
+            "state": "sent",
+            "sent_at": body["processors"][0]["sent_at"],
+            "closed_at": None,
+        }
+    ]
+    assert body["processors"][0]["sent_at"] is not None
