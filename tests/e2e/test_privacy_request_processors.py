@@ -3,12 +3,14 @@
 import re
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from privacy.processors.models import ProcessorAction
 from privacy.processors.services import processor_action_complete, processor_create
 from privacy.requests.models import PrivacyRequest, RequestStatus, RequestType
 from tests.e2e.browser import age_sign_in, reauthenticate, sign_in
+from tests.e2e.test_accessibility import _violations
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -47,6 +49,7 @@ def test_the_request_page_shows_each_processors_state_until_all_have_completed(p
     expect(table.get_by_role("row", name=re.compile("Abuse store"))).to_contain_text("Sent")
     expect(table.get_by_role("row", name=re.compile("Gateway logs"))).to_contain_text("Sent")
     expect(page.locator("#awaiting-processors")).to_be_visible()
+    assert _violations(Axe(), page) == []  # WCAG 2.1 A and AA, the processors table included
 
     request = PrivacyRequest.objects.get(user=person)
     assert request.status == RequestStatus.IN_PROGRESS
