@@ -5,6 +5,7 @@ from privacy.data_use.models import PrivacySettings
 from privacy.deletion.models import DeletionRequest
 from privacy.exports.models import DataExport, ExportStatus
 from privacy.policies.models import PolicyAcceptance, PolicyNotice, PolicyVersion
+from privacy.processors.models import Processor, ProcessorAction
 from privacy.requests.models import PrivacyRequest, PrivacyRequestNote
 from privacy.retention.models import RetentionRun
 
@@ -19,5 +20,7 @@ __all__ = [
     "PrivacyRequest",
     "PrivacyRequestNote",
     "PrivacySettings",
+    "Processor",
+    "ProcessorAction",
     "RetentionRun",
 ]

@@ -9,6 +9,7 @@ from privacy.data_use import urls as data_use_urls
 from privacy.deletion import urls as deletion_urls
 from privacy.exports import urls as exports_urls
 from privacy.policies import urls as policies_urls
+from privacy.processors import urls as processors_urls
 from privacy.requests import urls as requests_urls
 
 FEATURES = (
@@ -18,6 +19,7 @@ FEATURES = (
     data_use_urls,
     consent_urls,
     policies_urls,
+    processors_urls,
 )
 
 urlpatterns = [

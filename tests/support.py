@@ -94,6 +94,7 @@ def staff_roles_seed(using: str = "default") -> None:
     for package, suffix, function in (
         (privacy.migrations, "_staff_roles", "seed_roles"),
         (support.migrations, "_support_group_permissions", "grant"),
+        (privacy.migrations, "_processor_permissions", "grant"),
     ):
         # Found by their names' ends, so renumbering a migration changes nothing here.
         for module in pkgutil.iter_modules(package.__path__):

@@ -292,6 +292,7 @@ CELERY_TASK_ROUTES = {
     "privacy.tasks_export.expire_exports": {"queue": "default"},
     "privacy.tasks_export.sweep_orphan_files": {"queue": "default"},
     "privacy.tasks_requests.alert_staff_about_deadlines": {"queue": "default"},
+    "privacy.processors_remind": {"queue": "default"},
     "support.remind_staff_about_targets": {"queue": "default"},
 }
 # Where job locks live when the database is SQLite (`make run`: one machine); on
@@ -307,6 +308,7 @@ CELERY_IMPORTS = [
     "privacy.deletion.tasks",
     "privacy.exports.tasks",
     "privacy.requests.tasks",
+    "privacy.processors.tasks",
     "privacy.retention.tasks",
     "support.tasks",
 ]
@@ -345,6 +347,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "privacy.tasks_requests.alert_staff_about_deadlines",
         "schedule": 3600.0,
     },
+    # Processors that left a privacy request unanswered past PROCESSOR_REMINDER_AFTER_HOURS.
+    "privacy-processor-reminders": {"task": "privacy.processors_remind", "schedule": 3600.0},
     # Before and after a support request misses its first-response or resolution target.
     "support-target-reminders": {"task": "support.remind_staff_about_targets", "schedule": 900.0},
 }
@@ -439,6 +443,9 @@ PRIVACY_REQUEST_UNCONFIRMED_GRACE_HOURS = env.int(
 PRIVACY_REQUEST_DUE_SOON_DAYS = env.int("PRIVACY_REQUEST_DUE_SOON_DAYS", default=5)
 # Who is alerted about due and overdue requests; empty means every active staff user.
 PRIVACY_STAFF_EMAILS = env.list("PRIVACY_STAFF_EMAILS", default=[])
+# A processor that has not completed a request this long after it was sent (or last
+# reminded) is sent a reminder (docs/processors.md).
+PROCESSOR_REMINDER_AFTER_HOURS = env.int("PROCESSOR_REMINDER_AFTER_HOURS", default=72)
 # Who hears that usage rows landed in the default partition; active superusers if empty.
 USAGE_PARTITION_ALERT_EMAILS = env.list("USAGE_PARTITION_ALERT_EMAILS", default=[])
 

@@ -43,6 +43,10 @@ from accounts.webhooks import events as webhook_events
 from accounts.webhooks.services import webhook_event_record
 from privacy.batching import SHRINK_AFTER_TIMEOUT, batch_scale, cancelled_by_timeout
 from privacy.deletion.models import DeletionKind, DeletionRequest, DeletionStatus
+from privacy.processors.services import (
+    processor_actions_for_account_deletion,
+    processor_actions_summary,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -637,7 +641,11 @@ def _plan_steps(deletion: DeletionRequest) -> list[dict]:
         return _workspace_steps(deletion.target_id)
     user_id = int(deletion.target_id)
     owned = _sole_owner_workspace_ids(user_id)
-    steps: list[dict] = [{"op": "deactivate", "user": user_id, "workspaces": owned}]
+    steps: list[dict] = [
+        {"op": "deactivate", "user": user_id, "workspaces": owned},
+        # Before any data goes: the identifiers processors need are still there.
+        {"op": "processors", "user": user_id, "deletion": deletion.pk},
+    ]
     for workspace_id in owned:
         steps.extend(_workspace_steps(workspace_id))
     steps += [
@@ -772,6 +780,13 @@ def _step_hook(step: dict, cursor: Any, limit: int) -> BatchResult:
     return BatchResult(counts=counts, finished=finished)
 
 
+def _step_processors(step: dict, cursor: Any, limit: int) -> BatchResult:
+    counts, finished = processor_actions_for_account_deletion(
+        user_id=step["user"], deletion_id=step["deletion"], limit=_small_batch(limit)
+    )
+    return BatchResult(counts=counts, finished=finished)
+
+
 def _step_audit_erase(step: dict, cursor: Any, limit: int) -> BatchResult:
     # The erasing updates are heap-only (see accounts migration 0004), a few µs an
     # event with the append-only trigger's check included.
@@ -801,6 +816,7 @@ STEP_HANDLERS = {
     "invitations_to": _step_invitations_to,
     "anonymise": _step_anonymise,
     "hook": _step_hook,
+    "processors": _step_processors,
     "audit_erase": _step_audit_erase,
     "workspace_row": _step_workspace_row,
     "user_row": _step_user_row,
@@ -813,6 +829,7 @@ PHASES = {
     "invitations_to": "invitations",
     "anonymise": "anonymise",
     "hook": "records",
+    "processors": "processors",
     "audit_erase": "audit",
     "receipt": "receipt",
     "workspace_row": "workspace",
@@ -867,6 +884,8 @@ def _receipt(deletion: DeletionRequest, now: datetime) -> dict:
         "deleted": dict(sorted(deletion.progress.get("counts", {}).items())),
         "workspaces_deleted": len(deletion.progress.get("workspaces", [])),
         "to_follow": ["Sign-in addresses", "Two-factor devices", "The account itself"],
+        # Each processor told to erase the account's data, and where it stood.
+        "processors": processor_actions_summary(deletion_id=deletion.pk),
         "kept": [{"what": what, "why": why} for what, why in KEPT],
     }
 
@@ -953,6 +972,8 @@ def _finish(row: DeletionRequest, now: datetime) -> None:
     receipt = row.receipt or _receipt(row, now)
     receipt["completed_at"] = now.isoformat()
     receipt["deleted"] = dict(sorted(counts.items()))
+    if row.kind == DeletionKind.ACCOUNT:
+        receipt["processors"] = processor_actions_summary(deletion_id=row.pk)
     row.receipt = receipt
     row.status = DeletionStatus.COMPLETED
     row.completed_at = now
@@ -983,6 +1004,7 @@ LIGHT_STEPS = {
     "invitations_to",
     "anonymise",
     "hook",
+    "processors",
     "workspace_row",
     "user_row",
 }

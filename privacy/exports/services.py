@@ -279,6 +279,25 @@ DATASETS: list[Dataset] = [
         lambda user: _model("privacy.PrivacyRequest").objects.filter(user=user),
     ),
     Dataset(
+        "privacy_processor_actions",
+        "privacy.ProcessorAction",
+        "Your privacy requests and account deletion as carried to each processor that "
+        "holds data for us: what it was asked and how it answered.",
+        (
+            "privacy_request_id",
+            "deletion_id",
+            "processor",
+            "kind",
+            "state",
+            "created_at",
+            "sent_at",
+            "received_at",
+            "closed_at",
+            "result",
+        ),
+        lambda user: _model("privacy.ProcessorAction").objects.filter(subject_user_id=user.pk),
+    ),
+    Dataset(
         "data_exports",
         "privacy.DataExport",
         "Exports of your data, including this one.",
@@ -339,6 +358,14 @@ EXCLUDED: dict[str, str] = {
     "webhooks.WebhookMessage": "workspace events sent to the workspace's own receivers",
     "webhooks.WebhookAttempt": "delivery records of workspace webhooks; no personal data",
     "privacy.PrivacyRequestNote": "internal staff notes about handling a request",
+    "privacy.Processor": (
+        "the registry of processors (name, purpose, endpoint); no personal data; the "
+        "processors your requests went to are in privacy_processor_actions"
+    ),
+    "privacy.ProcessorAction.identifiers": (
+        "the identifiers sent to a processor are your own account id, email, workspace "
+        "and key ids, exported in their own files"
+    ),
     "privacy.PolicyVersion": "public documents, the same for everyone (see the policy pages)",
     "privacy.RetentionRun": "records of system jobs; no personal data",
     "accounts.AuditCheckpoint": "hashes of the whole audit log's head; no personal data",

@@ -15,8 +15,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from accounts.errors import DomainError
+from privacy.processors.models import OUTSTANDING_STATES, ProcessorAction
 from privacy.requests.models import (
     CLOSED_STATUSES,
     UNRECEIVED_STATUSES,
@@ -105,6 +107,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         "due_date",
         "extended_due_date",
         "overdue",
+        "processors",
     )
     list_filter = ("status", "request_type", "jurisdiction", DueFilter)
     search_fields = ("id",)
@@ -133,6 +136,8 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         "resolution",
         "export_id",
         "deletion_id",
+        "carried_out_at",
+        "processor_actions",
     )
     exclude = ("confirmation_token_hash", "confirmation_expires_at")
     change_form_template = "admin/privacy/privacyrequest/change_form.html"
@@ -144,6 +149,41 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     @admin.display(boolean=True)
     def overdue(self, obj) -> bool:
         return obj.is_overdue
+
+    @admin.display(description="processors")
+    def processors(self, obj) -> str:
+        """Processors done out of those asked, e.g. "1 of 2 done"; blank when none."""
+        states = list(ProcessorAction.objects.for_request(obj.pk).values_list("state", flat=True))
+        if not states:
+            return ""
+        done = sum(state not in OUTSTANDING_STATES for state in states)
+        return f"{done} of {len(states)} done"
+
+    @admin.display(description="Processors' actions")
+    def processor_actions(self, obj):
+        actions = ProcessorAction.objects.for_request(obj.pk).select_related("processor")
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:privacy_processoraction_change", args=[action.pk]),
+                    action.processor.name,
+                    action.get_state_display(),
+                    action.sent_at.strftime("%Y-%m-%d %H:%M") if action.sent_at else "—",
+                    action.reminders_sent,
+                    action.result or action.reason or "",
+                )
+                for action in actions
+            ),
+        )
+        if not rows:
+            return "None: no processor handles this request type."
+        return format_html(
+            "<table><tr><th>Processor</th><th>State</th><th>Sent</th><th>Reminders</th>"
+            "<th>Result or reason</th></tr>{}</table>",
+            rows,
+        )
 
     def has_add_permission(self, request):
         return False

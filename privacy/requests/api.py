@@ -1,11 +1,12 @@
 """REST endpoints for privacy requests (session auth; the requester's own only)."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from accounts.rest_input import StrictInputSerializer
+from privacy.processors.selectors import processor_actions_for_request
 from privacy.requests.deadlines import Jurisdiction
 from privacy.requests.models import PrivacyRequest, RequestType
 from privacy.requests.selectors import privacy_request_get_for_user
@@ -19,6 +20,16 @@ class PrivacyRequestInputSerializer(StrictInputSerializer):
     )
     jurisdiction = serializers.ChoiceField(choices=Jurisdiction.choices)
     details = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class ProcessorStateOutputSerializer(serializers.Serializer):
+    processor = serializers.CharField(source="processor.name")
+    purpose = serializers.CharField(source="processor.purpose")
+    state = serializers.ChoiceField(
+        choices=["pending", "sent", "received", "completed", "refused", "overridden", "cancelled"]
+    )
+    sent_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
 
 
 class PrivacyRequestOutputSerializer(serializers.Serializer):
@@ -35,6 +46,15 @@ class PrivacyRequestOutputSerializer(serializers.Serializer):
     resolution = serializers.CharField()
     is_overdue = serializers.BooleanField()
     export_id = serializers.UUIDField(allow_null=True)
+    processors = serializers.SerializerMethodField(
+        help_text="Each processor that carries the request out too, and its state; the "
+        "request completes when each has completed or staff settled it."
+    )
+
+    @extend_schema_field(ProcessorStateOutputSerializer(many=True))
+    def get_processors(self, obj) -> list:
+        actions = processor_actions_for_request(privacy_request_id=obj.pk)
+        return ProcessorStateOutputSerializer(actions, many=True).data
 
 
 def _own(request, request_id) -> PrivacyRequest:

@@ -100,6 +100,9 @@ class PrivacyRequest(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # When the console's own part was done while processors still owed theirs: the
+    # request completes when the last processor action is settled.
+    carried_out_at = models.DateTimeField(null=True, blank=True)
     closed_reason = models.CharField(
         max_length=32, choices=CloseReason.choices, blank=True, default=""
     )

@@ -32,6 +32,12 @@ from privacy.consent.services import consent_record
 from privacy.data_use.services import privacy_settings_update
 from privacy.deletion.services import account_deletion_request
 from privacy.exports.services import export_request
+from privacy.processors.models import ProcessorAction, ProcessorRequestKind
+from privacy.processors.services import (
+    processor_actions_cancel,
+    processor_actions_dispatch,
+    processor_subject_identifiers,
+)
 from privacy.requests.deadlines import Jurisdiction, deadlines_for, today_for
 from privacy.requests.models import (
     OPEN_STATUSES,
@@ -65,6 +71,20 @@ STAFF_QUEUE_TYPES = frozenset(
 )
 # Types that only make sense for an existing account.
 ACCOUNT_TYPES = frozenset(set(AUTOMATIONS))
+# What each confirmed request asks of the processors that handle it (docs/processors.md).
+# Correction, objection and child reports need staff judgement first; staff carry
+# their outcome to processors by other means.
+PROCESSOR_KINDS: dict[str, str] = {
+    RequestType.DELETION: ProcessorRequestKind.ERASURE,
+    RequestType.CCPA_DELETE: ProcessorRequestKind.ERASURE,
+    RequestType.ACCESS: ProcessorRequestKind.ACCESS,
+    RequestType.PORTABILITY: ProcessorRequestKind.ACCESS,
+    RequestType.CCPA_KNOW: ProcessorRequestKind.ACCESS,
+    RequestType.TRAINING_OPT_OUT: ProcessorRequestKind.OPT_OUT,
+    RequestType.CCPA_OPT_OUT: ProcessorRequestKind.OPT_OUT,
+    RequestType.RESTRICTION: ProcessorRequestKind.RESTRICTION,
+    RequestType.WITHDRAW_CONSENT: ProcessorRequestKind.CONSENT_WITHDRAWAL,
+}
 
 AUTHORITY_NOTICE = (
     "If you disagree with this outcome you have the right to lodge a complaint with a "
@@ -312,6 +332,7 @@ def _verify(request: PrivacyRequest, *, actor, now) -> PrivacyRequest:
 def _run_automation(request: PrivacyRequest, *, actor, now) -> None:
     path = AUTOMATIONS.get(request.request_type)
     if path is None or request.user_id is None:
+        _dispatch_to_processors(request)
         return  # staff queue
     _transition(
         request,
@@ -321,8 +342,62 @@ def _run_automation(request: PrivacyRequest, *, actor, now) -> None:
         started_at=now,
     )
     completed = import_string(path)(request=request, actor=actor)
+    # After the automation: an erasure knows its account deletion by now.
+    _dispatch_to_processors(request)
     if completed:
-        _complete(request, actor=actor, resolution="Carried out automatically.", now=now)
+        _complete_or_wait(request, actor=actor, resolution="Carried out automatically.", now=now)
+
+
+def _dispatch_to_processors(request: PrivacyRequest) -> None:
+    """Carry the confirmed request to every processor that handles its kind.
+
+    An erasure that deletes the account is held back until the deletion job runs, when
+    the grace period in which the person may still cancel is over.
+    """
+    kind = PROCESSOR_KINDS.get(request.request_type)
+    if kind is None:
+        return
+    processor_actions_dispatch(
+        kind=kind,
+        identifiers=processor_subject_identifiers(user_id=request.user_id, email=request.email),
+        privacy_request_id=request.pk,
+        deletion_id=request.deletion_id,
+        subject_user_id=request.user_id,
+        hold_until_deletion=bool(request.deletion_id),
+    )
+
+
+def _processors_outstanding(request: PrivacyRequest) -> int:
+    return ProcessorAction.objects.for_request(request.pk).outstanding().count()
+
+
+def _complete_or_wait(
+    request: PrivacyRequest, *, actor, resolution: str, now=None
+) -> PrivacyRequest:
+    """Complete the request, or, while processors still owe their part, record that the
+    console's own part is done; the last processor's answer completes it."""
+    if not _processors_outstanding(request):
+        return _complete(request, actor=actor, resolution=resolution, now=now)
+    request.carried_out_at = now or timezone.now()
+    request.resolution = resolution[:2000]
+    request.save(update_fields=["carried_out_at", "resolution"])
+    _audit(request, action="awaiting_processors", actor=actor)
+    return request
+
+
+def privacy_requests_follow_processors(*, privacy_request_id) -> int:
+    """Complete a request whose own part is done, now that no processor owes anything
+    (a processors hook, in the transaction of the last answer)."""
+    request = (
+        PrivacyRequest.objects.select_for_update()
+        .filter(pk=privacy_request_id, status__in=OPEN_STATUSES, carried_out_at__isnull=False)
+        .first()
+    )
+    if request is None or _processors_outstanding(request):
+        return 0
+    resolution = f"{request.resolution} Every processor that holds data for us has done so too."
+    _complete(request, actor=None, resolution=resolution.strip())
+    return 1
 
 
 @transaction.atomic
@@ -374,6 +449,13 @@ def privacy_request_extend(*, request: PrivacyRequest, actor: User, reason: str)
 
 
 def _complete(request: PrivacyRequest, *, actor, resolution: str, now=None) -> PrivacyRequest:
+    outstanding = _processors_outstanding(request)
+    if outstanding:
+        raise Conflict(
+            f"{outstanding} processor action(s) are not completed yet. A request is complete "
+            "when every processor has completed, or staff override the action with a reason.",
+            code="processors_outstanding",
+        )
     request = _transition(
         request,
         to=RequestStatus.COMPLETED,
@@ -406,6 +488,7 @@ def privacy_request_reject(*, request: PrivacyRequest, actor: User, reason: str)
         closed_at=timezone.now(),
         resolution=reason[:2000],
     )
+    processor_actions_cancel(privacy_request_id=request.pk)
     _notify(request, event="rejected")
     return request
 
@@ -422,6 +505,7 @@ def privacy_request_cancel(*, request: PrivacyRequest, user: User) -> PrivacyReq
         allowed_from=(*OPEN_STATUSES, RequestStatus.UNCONFIRMED),
         closed_at=timezone.now(),
     )
+    processor_actions_cancel(privacy_request_id=request.pk)
     _notify(request, event="cancelled")
     return request
 
@@ -471,6 +555,11 @@ def _alert(request: PrivacyRequest, kind: str, recipients: list[str], today) -> 
             "request": request,
             "due": request.effective_due_date,
             "today": today,
+            "processor_actions": list(
+                ProcessorAction.objects.for_request(request.pk)
+                .outstanding()
+                .select_related("processor")
+            ),
             "admin_url": f"{settings.SITE_URL}/admin/privacy/privacyrequest/{request.pk}/change/",
         },
     )
@@ -503,11 +592,14 @@ def privacy_requests_follow_export(*, export) -> int:
     request = PrivacyRequest.objects.filter(pk=export.privacy_request_id).first()
     if request is None or not request.is_open:
         return 0
-    privacy_request_complete(
-        request=request,
-        actor=None,
-        resolution=f"Your data export is ready to download for {settings.EXPORT_TTL_DAYS} days.",
-    )
+    with transaction.atomic():
+        _complete_or_wait(
+            _locked(request),
+            actor=None,
+            resolution=(
+                f"Your data export is ready to download for {settings.EXPORT_TTL_DAYS} days."
+            ),
+        )
     return 1
 
 
@@ -525,11 +617,12 @@ def privacy_requests_follow_deletion(*, deletion_id: int, completed: bool) -> in
     closed = 0
     for request in PrivacyRequest.objects.open().filter(deletion_id=deletion_id):
         if completed:
-            privacy_request_complete(
-                request=request,
-                actor=None,
-                resolution="Your account and its data were deleted. A receipt was emailed.",
-            )
+            with transaction.atomic():
+                _complete_or_wait(
+                    _locked(request),
+                    actor=None,
+                    resolution="Your account and its data were deleted. A receipt was emailed.",
+                )
         else:
             with transaction.atomic():
                 request = _transition(
@@ -540,6 +633,7 @@ def privacy_requests_follow_deletion(*, deletion_id: int, completed: bool) -> in
                     closed_at=timezone.now(),
                     resolution="The account deletion was cancelled during the grace period.",
                 )
+                processor_actions_cancel(privacy_request_id=request.pk)
                 _notify(request, event="cancelled")
         closed += 1
     return closed
@@ -652,5 +746,6 @@ def privacy_requests_close_for_deleted_account(
             closed_reason=CloseReason.ACCOUNT_DELETED,
             resolution="Closed because the account was deleted before the request was carried out.",
         )
+        processor_actions_cancel(privacy_request_id=request.pk)
     counts = {"privacy.PrivacyRequest (closed)": len(requests)} if requests else {}
     return counts, len(requests) < limit

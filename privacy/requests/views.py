@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.errors import DomainError, NotFound, form_add_domain_errors
 from accounts.ratelimit import rate_limited
+from privacy.processors.selectors import processor_actions_for_request
 from privacy.requests.forms import PrivacyRequestForm, PublicPrivacyRequestForm
 from privacy.requests.models import PrivacyRequest
 from privacy.requests.selectors import privacy_request_get_for_user
@@ -62,7 +63,13 @@ def request_detail(request, request_id):
     return render(
         request,
         "privacy/requests_detail.html",
-        {"privacy_request": privacy_request, "export": export},
+        {
+            "privacy_request": privacy_request,
+            "export": export,
+            "processor_actions": processor_actions_for_request(
+                privacy_request_id=privacy_request.pk
+            ),
+        },
     )
 
 

@@ -552,6 +552,17 @@ RETENTION: dict[str, RetentionRule] = {
         days=3 * 365,
         age_field="closed_at",
     ),
+    "privacy.Processor": _config("the processor registry"),
+    "privacy.ProcessorAction": RetentionRule(
+        category="privacy_requests",
+        period=(
+            "3 years after the processor completed or refused it, or staff settled it; "
+            "the identifiers sent are erased as soon as it is settled"
+        ),
+        action=Action.PURGE,
+        days=3 * 365,
+        age_field="closed_at",
+    ),
     "privacy.PrivacyRequestNote": RetentionRule(
         category="privacy_requests",
         period="with its privacy request (3 years after closing)",

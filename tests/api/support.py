@@ -17,6 +17,8 @@ from accounts.webhooks.services import webhook_endpoint_create, webhook_message_
 from apikeys.keys.models import ApiKey
 from apikeys.keys.scopes import MANAGEMENT_SCOPES
 from apikeys.keys.services import api_key_create
+from privacy.processors.models import OPEN_STATES, ProcessorAction
+from privacy.processors.services import processor_actions_dispatch, processor_create
 from privacy.requests.models import PrivacyRequest
 from privacy.requests.services import privacy_request_submit
 from support.models import SupportRequest
@@ -26,6 +28,7 @@ from tests.support import api_client_signed_in
 
 GATEWAY_OPERATIONS = {"/api/v1/usage", "/api/v1/keys/verify"}
 PUBLIC_OPERATIONS = {"/api/v1/keys/report-leak"}
+PROCESSOR_OPERATIONS_PREFIX = "/api/v1/processors/"
 CSRF_TOKEN = "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz"
 TABLES_OF = ("accounts", "webhooks", "apikeys", "privacy", "support")
 # A refusal the schema documents but cannot express: where an https:// URL's host
@@ -49,6 +52,18 @@ class World:
         client = api_client_signed_in(self.owner)
         self.session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
         self.workspace = None
+        # A processor with its callback token, and an action of its to answer.
+        self.processor, _, self.processor_token = processor_create(
+            name=f"Fuzzed processor {time.monotonic_ns()}",
+            purpose="Holds request logs",
+            # Loopback (the test settings allow it for webhooks), a port nothing listens
+            # on: a delivery attempt never leaves the machine.
+            url="http://127.0.0.1:9/processor",
+            request_kinds=["restriction"],
+            identifiers=["account_id"],
+            actor=None,
+        )
+        self.processor_action = None
         self.ensure()
 
     def ensure(self) -> None:
@@ -87,6 +102,18 @@ class World:
             self.webhook_endpoint, self.webhook_message = self._webhook()
         elif not WebhookMessage.objects.filter(pk=self.webhook_message.pk).exists():
             self.webhook_message = self._webhook_message(self.webhook_endpoint)
+        if (
+            self.processor_action is None
+            or not ProcessorAction.objects.filter(
+                pk=self.processor_action.pk, state__in=OPEN_STATES
+            ).exists()
+        ):
+            # A settled action answers 409 to most answers; each case meets an open one.
+            [self.processor_action] = processor_actions_dispatch(
+                kind="restriction",
+                identifiers={"account_id": str(self.owner.pk)},
+                subject_user_id=self.owner.pk,
+            )
 
     def _new_workspace(self) -> None:
         self.workspace = WorkspaceFactory(owner=self.owner, name="Fuzzed")
@@ -156,6 +183,7 @@ class World:
             "attachment_id": str(self.support_request.attachments.get().pk),
             "endpoint_id": str(self.webhook_endpoint.pk),
             "message_id": self.webhook_message.pk,
+            "action_id": self.processor_action.public_id,
         }
 
     def session_headers(self, path: str) -> dict:
@@ -163,6 +191,8 @@ class World:
             return {"Authorization": f"Bearer {django_settings.GATEWAY_TOKENS[0]}"}
         if path in PUBLIC_OPERATIONS:
             return {}
+        if path.startswith(PROCESSOR_OPERATIONS_PREFIX):
+            return {"Authorization": f"Bearer {self.processor_token}"}
         cookies = {
             django_settings.SESSION_COOKIE_NAME: self.session,
             django_settings.CSRF_COOKIE_NAME: CSRF_TOKEN,

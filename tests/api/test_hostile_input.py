@@ -25,6 +25,7 @@ from accounts.services import invitation_create
 from accounts.webhooks.services import webhook_endpoint_create, webhook_message_enqueue
 from apikeys.keys.services import api_key_create
 from privacy.models import DataExport
+from privacy.processors.services import processor_actions_dispatch, processor_create
 from privacy.requests.services import privacy_request_submit
 from support.models import SupportAttachment
 from support.services import support_request_create
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.django_db
 CLIENT = {"REMOTE_ADDR": "203.0.113.9"}
 TEN_MB = 10 * 1024 * 1024
 GATEWAY_ROUTES = {"api/v1/usage", "api/v1/keys/verify"}
+PROCESSOR_ROUTES_PREFIX = "api/v1/processors/"
 # The Django admin has its own gate (staff with MFA) and tests (tests/accounts/test_admin.py).
 SKIPPED_PREFIXES = ("admin/",)
 
@@ -48,6 +50,7 @@ ACTIONS_WITHOUT_INPUT = {
     "api/v1/privacy/requests/<uuid:request_id>/cancel/",
     "api/v1/support/requests/<uuid:support_request_id>/close/",
     "api/v1/workspaces/<uuid:workspace_id>/webhooks/<uuid:endpoint_id>/messages/<str:message_id>/resend/",
+    "api/v1/processors/requests/<str:action_id>/received",
     # HTML
     "accounts/logout/",
     "account/sessions/<int:session_id>/end/",
@@ -165,6 +168,18 @@ class World:
         self.webhook_message = webhook_message_enqueue(
             endpoint=self.webhook_endpoint, event_type="api_key.created", data={}
         )
+        # A processor (its own callback token) and an action of its.
+        self.processor, _, self.processor_token = processor_create(
+            name="Hostile processor",
+            purpose="Holds request logs",
+            url="http://127.0.0.1:9/processor",
+            request_kinds=["restriction"],
+            identifiers=["account_id"],
+            actor=None,
+        )
+        [self.processor_action] = processor_actions_dispatch(
+            kind="restriction", identifiers={"account_id": str(self.owner.pk)}
+        )
 
     def client(self, mode: str) -> Client:
         client = Client(**CLIENT)
@@ -174,6 +189,8 @@ class World:
             client.get("/api/v1/me/")
         elif mode == "gateway":
             client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {settings.GATEWAY_TOKENS[0]}"
+        elif mode == "processor":
+            client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {self.processor_token}"
         return client
 
     def path_values(self) -> dict:
@@ -188,6 +205,7 @@ class World:
             "attachment_id": self.attachment.pk,
             "endpoint_id": self.webhook_endpoint.pk,
             "message_id": self.webhook_message.pk,
+            "action_id": self.processor_action.public_id,
             "session_id": 1,
             "policy_id": 1,
             "token": "Zm9vYmFyYmF6cXV4LXNlY3JldC10b2tlbi0xMjM0NTY3OA",
@@ -255,9 +273,11 @@ def row_counts(route: str = "") -> dict[str, int]:
 
 
 def modes_for(route: str) -> tuple[str, ...]:
-    return (
-        ("session", "anonymous", "gateway") if route in GATEWAY_ROUTES else ("session", "anonymous")
-    )
+    if route in GATEWAY_ROUTES:
+        return ("session", "anonymous", "gateway")
+    if route.startswith(PROCESSOR_ROUTES_PREFIX):
+        return ("session", "anonymous", "processor")
+    return ("session", "anonymous")
 
 
 def test_the_schema_lists_no_endpoint_the_resolver_does_not_know(client):

@@ -43,6 +43,7 @@ TASK_NAMES = {
     "privacy.tasks_export.expire_exports",
     "privacy.tasks_export.sweep_orphan_files",
     "privacy.tasks_requests.alert_staff_about_deadlines",
+    "privacy.processors_remind",
     "support.remind_staff_about_targets",
 }
 

@@ -60,6 +60,12 @@ ROLE_PERMISSIONS = {
         "privacy.change_policyversion",
         "privacy.view_policynotice",
         "privacy.view_policyacceptance",
+        # The processor registry and overrides (privacy/migrations/0012_processor_permissions.py).
+        "privacy.view_processor",
+        "privacy.add_processor",
+        "privacy.change_processor",
+        "privacy.view_processoraction",
+        "privacy.change_processoraction",
     },
     "Security": {
         "accounts.view_auditevent",
@@ -94,6 +100,9 @@ ROLE_PAGES = {
         "admin:privacy_policyversion_add",
         "admin:privacy_policynotice_changelist",
         "admin:privacy_policyacceptance_changelist",
+        "admin:privacy_processor_changelist",
+        "admin:privacy_processor_add",
+        "admin:privacy_processoraction_changelist",
     ],
     "Security": [
         "admin:accounts_auditevent_changelist",
@@ -130,6 +139,7 @@ NOBODY_PAGES = [
     "admin:privacy_deletionrequest_add",
     "admin:privacy_retentionrun_add",
     "admin:privacy_consentrecord_add",
+    "admin:privacy_processoraction_add",
     "admin:support_supportrequest_add",
 ]
 
