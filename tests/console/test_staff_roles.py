@@ -60,7 +60,7 @@ ROLE_PERMISSIONS = {
         "privacy.change_policyversion",
         "privacy.view_policynotice",
         "privacy.view_policyacceptance",
-        # The processor registry and overrides (privacy/migrations/0012_processor_permissions.py).
+        # The processor registry and overrides (privacy/migrations/0013_processor_permissions.py).
         "privacy.view_processor",
         "privacy.add_processor",
         "privacy.change_processor",
