@@ -88,6 +88,12 @@ class Action:
     API_KEY_DELETED = "api_key.deleted"
     API_KEY_LEAK_REPORTED = "api_key.leak_reported"
     API_KEY_EXPIRY_NOTICE_SENT = "api_key.expiry_notice_sent"
+    WEBHOOK_ENDPOINT_CREATED = "webhook.endpoint_created"
+    WEBHOOK_ENDPOINT_UPDATED = "webhook.endpoint_updated"
+    WEBHOOK_ENDPOINT_DELETED = "webhook.endpoint_deleted"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled"
+    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"
+    WEBHOOK_MESSAGE_RESENT = "webhook.message_resent"
 
     @classmethod
     def all(cls) -> list[str]:

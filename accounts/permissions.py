@@ -28,6 +28,9 @@ class Perm:
     KEYS_CREATE = "keys.create"
     KEYS_MANAGE_ALL = "keys.manage_all"
     USAGE_VIEW = "usage.view"
+    # Endpoints, their secrets and their delivery log (receivers' answers may quote
+    # anything): owners and admins only.
+    WEBHOOKS_MANAGE = "webhooks.manage"
 
 
 _VIEWER = {Perm.WORKSPACE_VIEW, Perm.MEMBERS_VIEW, Perm.KEYS_VIEW, Perm.USAGE_VIEW}
@@ -39,6 +42,7 @@ _ADMIN = _DEVELOPER | {
     Perm.AUDIT_VIEW,
     Perm.SETTINGS_UPDATE,
     Perm.KEYS_MANAGE_ALL,
+    Perm.WEBHOOKS_MANAGE,
 }
 _OWNER = _ADMIN | {Perm.WORKSPACE_DELETE, Perm.WORKSPACE_TRANSFER}
 

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "csp",
     "accounts",
+    "accounts.webhooks",
     "apikeys",
     "privacy",
     "support",
@@ -206,6 +207,25 @@ EMAIL_OUTBOX_BACKOFF_SECONDS = env.int("EMAIL_OUTBOX_BACKOFF_SECONDS", default=3
 EMAIL_OUTBOX_MAX_ATTEMPTS = env.int("EMAIL_OUTBOX_MAX_ATTEMPTS", default=8)
 EMAIL_OUTBOX_KEEP_DAYS = env.int("EMAIL_OUTBOX_KEEP_DAYS", default=7)
 
+# Outbound webhooks (accounts/webhooks/, docs/webhooks.md). Receivers must be public
+# addresses; these CIDR ranges are admitted besides (on-premises receivers), and only
+# they may be reached over plain http://. Checked at registration and every delivery.
+WEBHOOK_ALLOWED_PRIVATE_NETWORKS = env.list("WEBHOOK_ALLOWED_PRIVATE_NETWORKS", default=[])
+# False: deliver to the admitted private networks only (an installation without egress).
+WEBHOOK_DELIVER_TO_PUBLIC_NETWORKS = env.bool("WEBHOOK_DELIVER_TO_PUBLIC_NETWORKS", default=True)
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_READ_TIMEOUT_SECONDS = env.float("WEBHOOK_READ_TIMEOUT_SECONDS", default=15.0)
+# How long a worker holds a message it delivers; after that the sweep hands it on.
+WEBHOOK_CLAIM_SECONDS = env.int("WEBHOOK_CLAIM_SECONDS", default=120)
+# How long the message started on commit is given before the sweep queues another.
+WEBHOOK_REQUEUE_AFTER_SECONDS = env.int("WEBHOOK_REQUEUE_AFTER_SECONDS", default=60)
+# An endpoint whose every attempt failed for this long is disabled; owners get an email.
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=3)
+# After a secret rotation the old secret signs beside the new one for this long.
+WEBHOOK_SECRET_OVERLAP_HOURS = env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
+# Messages and their delivery log are purged this long after they were recorded.
+WEBHOOK_KEEP_DAYS = env.int("WEBHOOK_KEEP_DAYS", default=30)
+
 # Encryption at rest: "kid:base64key,kid2:base64key"; the first entry is the primary key.
 ENCRYPTION_KEYS = env("ENCRYPTION_KEYS", default="")
 # HMAC-SHA256 keys of the audit chain, same format; the first chains new events, the
@@ -234,7 +254,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = {
     name: {"exchange": name, "routing_key": name}
-    for name in ("default", "email", "email-bulk", "usage", "privacy-long", "celery")
+    for name in ("default", "email", "email-bulk", "usage", "privacy-long", "webhooks", "celery")
 }
 # Every task names its queue here (tests/console/test_celery.py checks that none is
 # forgotten). Beat's messages go through the same routes.
@@ -250,6 +270,9 @@ CELERY_TASK_ROUTES = {
     "apikeys.usage_rollup_days": {"queue": "usage"},
     "apikeys.last_used_flush": {"queue": "usage"},
     "apikeys.usage_partitions_maintain": {"queue": "usage"},
+    # Webhook deliveries wait on other people's servers (up to the read timeout each):
+    # never in front of mail or housekeeping.
+    "accounts.webhook_deliver": {"queue": "webhooks"},
     # Jobs that run for minutes or hours.
     "privacy.deletion_run": {"queue": "privacy-long"},
     "privacy.retention_run": {"queue": "privacy-long"},
@@ -257,6 +280,7 @@ CELERY_TASK_ROUTES = {
     # Short housekeeping and fan-out; the sweeps must not wait behind the jobs they
     # re-queue.
     "accounts.audit_checkpoint": {"queue": "default"},
+    "accounts.webhook_sweep": {"queue": "default"},
     "apikeys.expiry_notices_send": {"queue": "default"},
     "privacy.deletion_sweep": {"queue": "default"},
     "privacy.tasks.policy_notices_dispatch": {"queue": "default"},
@@ -273,6 +297,7 @@ JOB_LOCK_DIR = env("JOB_LOCK_DIR", default=str(BASE_DIR / "var" / "locks"))
 # Feature task modules: autodiscovery finds only `<app>.tasks`. Workers import these at
 # start-up; web processes when a service first starts a job (accounts/jobs.py).
 CELERY_IMPORTS = [
+    "accounts.webhooks.tasks",
     "apikeys.keys.tasks",
     "apikeys.usage.tasks",
     "privacy.policies.tasks",
@@ -285,6 +310,8 @@ CELERY_IMPORTS = [
 CELERY_BEAT_SCHEDULE = {
     # The outbox row is the truth: send again what a lost message or dead worker left.
     "email-outbox-sweep": {"task": "accounts.outbox_sweep", "schedule": 60.0},
+    # The message row is the truth: retries that are due, lost messages, dead workers.
+    "webhook-sweep": {"task": "accounts.webhook_sweep", "schedule": 15.0},
     # The chain's head, in its own table and in the log stream, for an outside record.
     "audit-checkpoint": {"task": "accounts.audit_checkpoint", "schedule": 60.0},
     # Yesterday as well as today: the gateway reports the last minutes of a day late.

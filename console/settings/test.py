@@ -34,3 +34,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# The tests' webhook receivers listen on loopback (tests/accounts/webhooks/).
+WEBHOOK_ALLOWED_PRIVATE_NETWORKS = env.list(
+    "WEBHOOK_ALLOWED_PRIVATE_NETWORKS", default=["127.0.0.0/8"]
+)

@@ -128,6 +128,8 @@ deletion_register_user_data(
     anonymise={"user": None, "user_agent": "", "ip_hash": ""},
 )
 deletion_register_user_data("privacy.PrivacySettings")
+# Endpoints go before the workspace row, in batches, with their messages and log.
+deletion_register_workspace_data("webhooks.WebhookEndpoint")
 
 
 def _model(label: str):

@@ -333,6 +333,11 @@ EXCLUDED: dict[str, str] = {
     "accounts.OutboundEmail": (
         "copies of emails already sent to you, with one-time links; kept a few days only"
     ),
+    "webhooks.WebhookEndpoint": (
+        "workspace configuration (receiver URLs and signing secrets), not about you"
+    ),
+    "webhooks.WebhookMessage": "workspace events sent to the workspace's own receivers",
+    "webhooks.WebhookAttempt": "delivery records of workspace webhooks; no personal data",
     "privacy.PrivacyRequestNote": "internal staff notes about handling a request",
     "privacy.PolicyVersion": "public documents, the same for everyone (see the policy pages)",
     "privacy.RetentionRun": "records of system jobs; no personal data",

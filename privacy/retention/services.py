@@ -115,6 +115,23 @@ def _purge_outbound_email(
     return _delete_in_batches(label, condition, stats)
 
 
+def _purge_webhook_messages(
+    *, label: str, rule: RetentionRule, now: datetime, stats: BatchStats
+) -> int:
+    """Delete delivered and given-up webhook messages older than WEBHOOK_KEEP_DAYS (read now).
+
+    Their delivery log goes with them; messages still being retried are kept.
+    """
+    from accounts.webhooks.models import WebhookMessageStatus
+
+    cutoff = now - timedelta(days=int(getattr(settings, "WEBHOOK_KEEP_DAYS", 30)))
+    condition = Q(
+        status__in=[WebhookMessageStatus.DELIVERED, WebhookMessageStatus.FAILED],
+        created_at__lt=cutoff,
+    )
+    return _delete_in_batches(label, condition, stats)
+
+
 # The range of the workspace's usage retention (accounts.Workspace.usage_retention_days).
 USAGE_SHORTEST_DAYS = 30
 USAGE_LONGEST_DAYS = 90
@@ -479,6 +496,19 @@ RETENTION: dict[str, RetentionRule] = {
         action=Action.PURGE,
         age_field="created_at",
         purge=_purge_outbound_email,
+    ),
+    "webhooks.WebhookEndpoint": _with_account("webhooks", "until deleted, or with its workspace"),
+    "webhooks.WebhookMessage": RetentionRule(
+        category="webhooks",
+        period="WEBHOOK_KEEP_DAYS (30) days after it was recorded, once delivered or given up on",
+        action=Action.PURGE,
+        age_field="created_at",
+        purge=_purge_webhook_messages,
+    ),
+    "webhooks.WebhookAttempt": RetentionRule(
+        category="webhooks",
+        period="with its message",
+        action=Action.WITH_ACCOUNT,
     ),
     "accounts.AuditEvent": _keep(
         "audit", "kept (append-only); personal data erased when the account is deleted"

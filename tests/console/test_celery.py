@@ -26,6 +26,8 @@ TASK_NAMES = {
     "accounts.outbox_send",
     "accounts.outbox_send_bulk",
     "accounts.outbox_sweep",
+    "accounts.webhook_deliver",
+    "accounts.webhook_sweep",
     "apikeys.last_used_flush",
     "apikeys.expiry_notices_send",
     "apikeys.usage_rollup_recent",
@@ -162,6 +164,7 @@ def test_jobs_started_by_services_land_on_the_queue_of_their_kind(routing_broker
     jobs.job_enqueue("privacy.deletion_run", deletion_id=1)
     jobs.job_enqueue("apikeys.usage_rollup_days", days=["2026-01-01"])
     jobs.job_enqueue("privacy.deletion_sweep")
+    jobs.job_enqueue("accounts.webhook_deliver", message_id="msg_0")
 
     lengths = {q: routing_broker.llen(q) for q in settings.CELERY_TASK_QUEUES}
     assert lengths == {
@@ -170,6 +173,7 @@ def test_jobs_started_by_services_land_on_the_queue_of_their_kind(routing_broker
         "privacy-long": 1,
         "usage": 1,
         "default": 1,
+        "webhooks": 1,
         "celery": 0,
     }
     (message,) = routing_broker.lrange("email", 0, -1)
