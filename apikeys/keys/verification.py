@@ -22,7 +22,10 @@ puts the database's generation back ("raise to", which can never undo a newer ch
 that raced it). A lower copy cannot mislead either: a record newer than the copy raises it.
 
 Round trips: a warm call makes one (the script); a cold call makes one query and two
-(read record and generation; the script, which also stores the fresh record).
+(read record and generation; the script, which also stores the fresh record). A key
+whose workspace has a monthly budget sends a second script, on the workspace's own
+counter (its own hash tag), in the same pipeline; a request one of them refuses after
+the other counted it is given back in a second round trip (docs/budgets.md).
 
 Everything a call needs is worked out once, when a record is cached: parsed IP
 networks, the scope set, the stored digests as bytes, the answer's limits. The success
@@ -541,9 +544,14 @@ class RedisStore:
             (_WORKSPACE_SHA, [workspace_key], workspace_args),
             (_LUA_SHA, script_keys, args),
         )
-        pipe = self.client.pipeline(transaction=False)
+        client = self.client
+        # A cluster pipeline asks a node for the keys of a command it has no routing
+        # rule for (one more round trip per script); the node of each script is known.
+        route = getattr(client, "get_node_from_key", None)
+        pipe = client.pipeline(transaction=False)
         for sha, keys_, values in calls:
-            pipe.execute_command("EVALSHA", sha, len(keys_), *keys_, *values)
+            options = {"target_nodes": route(keys_[0])} if route is not None else {}
+            pipe.execute_command("EVALSHA", sha, len(keys_), *keys_, *values, **options)
         replies = pipe.execute(raise_on_error=False)
         for index, reply in enumerate(replies):
             if isinstance(reply, NoScriptError):
