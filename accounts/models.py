@@ -85,6 +85,15 @@ class WorkspaceQuerySet(models.QuerySet):
         return self.alive().filter(memberships__user=user)
 
 
+BUDGET_ALERT_THRESHOLDS_DEFAULT = (50, 80, 100)
+BUDGET_ALERT_THRESHOLDS_MAX = 5
+WORKSPACE_BUDGET_MAX = 10**15
+
+
+def budget_alert_thresholds_default() -> list[int]:
+    return list(BUDGET_ALERT_THRESHOLDS_DEFAULT)
+
+
 class Workspace(models.Model):
     """A tenant. Every tenant query filters by workspace."""
 
@@ -107,6 +116,11 @@ class Workspace(models.Model):
     zero_data_retention = models.BooleanField(default=False)
     training_opt_out = models.BooleanField(default=False)
     max_key_lifetime_days = models.PositiveIntegerField(null=True, blank=True)
+    # Tokens all of the workspace's keys may use per calendar month (UTC), enforced by
+    # verify besides each key's own budget; None: no workspace budget.
+    monthly_token_budget = models.PositiveBigIntegerField(null=True, blank=True)
+    # Percentages of a budget at which owners and admins are told, once each per month.
+    budget_alert_thresholds = models.JSONField(default=budget_alert_thresholds_default)
 
     objects = WorkspaceQuerySet.as_manager()
 

@@ -16,7 +16,14 @@ from django.utils import timezone
 from accounts.audit import Action, audit_record
 from accounts.emails import email_enqueue
 from accounts.errors import Conflict, DomainError, Forbidden, NotFound
-from accounts.models import Invitation, Membership, User, Workspace
+from accounts.models import (
+    BUDGET_ALERT_THRESHOLDS_MAX,
+    WORKSPACE_BUDGET_MAX,
+    Invitation,
+    Membership,
+    User,
+    Workspace,
+)
 from accounts.permissions import Perm, Role, role_can_assign, role_has_permission
 from accounts.validators import NAME_UNSAFE_MESSAGE, email_normalise, text_has_unsafe_chars
 from accounts.webhooks import events as webhook_events
@@ -325,7 +332,31 @@ WORKSPACE_SETTING_FIELDS = (
     "zero_data_retention",
     "training_opt_out",
     "max_key_lifetime_days",
+    "monthly_token_budget",
+    "budget_alert_thresholds",
 )
+
+
+def budget_alert_thresholds_clean(value, *, field: str = "budget_alert_thresholds") -> list[int]:
+    """Return thresholds as sorted distinct percentages, or raise for anything else.
+
+    A budget's alert thresholds are whole percentages from 1 to 100, at most
+    BUDGET_ALERT_THRESHOLDS_MAX of them; an empty list sends no alerts.
+    """
+    message = (
+        f"Alert thresholds are at most {BUDGET_ALERT_THRESHOLDS_MAX} distinct whole "
+        "percentages from 1 to 100."
+    )
+    if not isinstance(value, list | tuple) or len(value) > BUDGET_ALERT_THRESHOLDS_MAX:
+        raise DomainError(message, fields={field: [message]})
+    cleaned = set()
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= 100:
+            raise DomainError(message, fields={field: [message]})
+        cleaned.add(item)
+    if len(cleaned) != len(value):
+        raise DomainError(message, fields={field: [message]})
+    return sorted(cleaned)
 
 
 @transaction.atomic
@@ -346,6 +377,16 @@ def workspace_settings_update(*, workspace: Workspace, actor: User, **changes) -
         raise DomainError(
             "Maximum key lifetime must be between 1 and 3650 days.",
             fields={"max_key_lifetime_days": ["Between 1 and 3650."]},
+        )
+    budget = changes.get("monthly_token_budget")
+    if budget is not None and not 1 <= int(budget) <= WORKSPACE_BUDGET_MAX:
+        raise DomainError(
+            "The monthly token budget must be between 1 and 10^15 tokens.",
+            fields={"monthly_token_budget": ["Between 1 and 10^15."]},
+        )
+    if "budget_alert_thresholds" in changes:
+        changes["budget_alert_thresholds"] = budget_alert_thresholds_clean(
+            changes["budget_alert_thresholds"]
         )
     changed = {}
     for field, value in changes.items():

@@ -3,6 +3,8 @@
 from apikeys.keys.models import ApiKey, ApiKeyQuerySet
 from apikeys.keys.tokens import Environment
 from apikeys.usage.models import (
+    BudgetAlert,
+    BudgetAlertScope,
     Moderation,
     UsageDailyRollup,
     UsageRecord,
@@ -12,6 +14,8 @@ from apikeys.usage.models import (
 __all__ = [
     "ApiKey",
     "ApiKeyQuerySet",
+    "BudgetAlert",
+    "BudgetAlertScope",
     "Environment",
     "Moderation",
     "UsageDailyRollup",

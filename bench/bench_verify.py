@@ -33,8 +33,12 @@ def setup_database():
     connection.creation.create_test_db(verbosity=0, keepdb=True, serialize=False)
 
 
-def make_keys(count: int):
-    """Create `count` product keys and as many drf-api-key keys; return both key lists."""
+def make_keys(count: int, *, workspace_budget: bool = False):
+    """Create `count` product keys and as many drf-api-key keys; return both key lists.
+
+    With `workspace_budget`, their workspace has a monthly token budget too, so every
+    warm verify also runs the workspace budget's script (in the same pipeline).
+    """
     from rest_framework_api_key.models import APIKey
 
     from apikeys.keys.models import ApiKey
@@ -45,6 +49,10 @@ def make_keys(count: int):
     APIKey.objects.all().delete()
     owner = UserFactory(email=f"bench-{uuid.uuid4().hex[:12]}@example.com")
     workspace = WorkspaceFactory(owner=owner, name="Bench")
+    if workspace_budget:
+        from accounts.services import workspace_settings_update
+
+        workspace_settings_update(workspace=workspace, actor=owner, monthly_token_budget=10**15)
     ours = []
     for i in range(count):
         _key, full = api_key_create(
@@ -90,6 +98,11 @@ def main():
         default="both",
         help="verify on one Redis server, on a Redis Cluster of three masters, or both",
     )
+    parser.add_argument(
+        "--workspace-budget",
+        action="store_true",
+        help="give the keys' workspace a monthly token budget as well",
+    )
     args = parser.parse_args()
     setup_database()
     if args.store in ("redis", "both"):
@@ -120,7 +133,7 @@ def run(args, store: str):
     from apikeys.keys import verification
 
     cache.clear()
-    ours, theirs = make_keys(args.keys)
+    ours, theirs = make_keys(args.keys, workspace_budget=args.workspace_budget)
     count = len(ours)
 
     # Warm every key once (in-process cache and Redis record), then measure.

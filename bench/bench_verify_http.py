@@ -134,6 +134,11 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=4, help="per gthread worker")
+    parser.add_argument(
+        "--workspace-budget",
+        action="store_true",
+        help="give the keys' workspace a monthly token budget as well",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is required: apt-get install -y wrk")
@@ -146,7 +151,7 @@ def main():
     from django.db import connection
 
     cache.clear()
-    ours, theirs = make_keys(args.keys)
+    ours, theirs = make_keys(args.keys, workspace_budget=args.workspace_budget)
     db_name = connection.settings_dict["NAME"]
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/console")
     env = {**os.environ, "DATABASE_URL": base.rsplit("/", 1)[0] + "/" + db_name}

@@ -4,9 +4,11 @@ Input serializers only check shape; the services enforce the rules. Output seria
 list their fields explicitly and never carry tokens or token hashes.
 """
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.audit import Action
+from accounts.models import BUDGET_ALERT_THRESHOLDS_MAX, WORKSPACE_BUDGET_MAX
 from accounts.permissions import Role
 from accounts.rest_input import StrictInputSerializer, StrictQuerySerializer
 from accounts.validators import email_normalise, validate_name
@@ -57,6 +59,35 @@ class WorkspaceOutputSerializer(serializers.Serializer):
     zero_data_retention = serializers.BooleanField()
     training_opt_out = serializers.BooleanField()
     max_key_lifetime_days = serializers.IntegerField(allow_null=True)
+    monthly_token_budget = serializers.IntegerField(
+        allow_null=True, help_text="Tokens all keys may use per calendar month (UTC)."
+    )
+    budget_alert_thresholds = serializers.ListField(child=serializers.IntegerField())
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1, "maximum": 100},
+        "maxItems": BUDGET_ALERT_THRESHOLDS_MAX,
+        "uniqueItems": True,
+        "description": "Percentages of the monthly budget at which owners and admins get "
+        "one email and one webhook event per month. Empty: no alerts.",
+    }
+)
+class BudgetAlertThresholdsField(serializers.ListField):
+    """Whole percentages 1..100, distinct, at most five: exactly what the service takes."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.IntegerField(min_value=1, max_value=100))
+        kwargs.setdefault("max_length", BUDGET_ALERT_THRESHOLDS_MAX)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each threshold at most once.")
+        return value
 
 
 class WorkspaceCreateInputSerializer(StrictInputSerializer):
@@ -74,6 +105,15 @@ class WorkspaceUpdateInputSerializer(StrictInputSerializer):
     max_key_lifetime_days = serializers.IntegerField(
         min_value=1, max_value=3650, required=False, allow_null=True
     )
+    monthly_token_budget = serializers.IntegerField(
+        min_value=1,
+        max_value=WORKSPACE_BUDGET_MAX,
+        required=False,
+        allow_null=True,
+        help_text="Tokens all keys may use per calendar month (UTC); verify refuses every "
+        "key of the workspace with `budget_exhausted` once it is used. null: none.",
+    )
+    budget_alert_thresholds = BudgetAlertThresholdsField(required=False)
 
 
 class WorkspaceTransferInputSerializer(StrictInputSerializer):

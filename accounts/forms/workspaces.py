@@ -7,8 +7,30 @@ from django import forms
 
 from accounts.audit import Action
 from accounts.forms.widgets import QuickSelect
+from accounts.models import WORKSPACE_BUDGET_MAX
 from accounts.permissions import Role
 from accounts.validators import email_normalise, validate_name
+
+
+class BudgetThresholdsField(forms.CharField):
+    """Percentages typed as "50, 80, 100"; the service checks the rules."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 40)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        parts = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+        if not all(part.isdecimal() and len(part) <= 3 for part in parts):
+            raise forms.ValidationError("Whole percentages from 1 to 100, separated by commas.")
+        return [int(part) for part in parts]
 
 
 class WorkspaceCreateForm(forms.Form):
@@ -46,6 +68,18 @@ class WorkspaceSettingsForm(forms.Form):
         max_value=3650,
         required=False,
         help_text="Leave empty for keys that do not have to expire.",
+    )
+    monthly_token_budget = forms.IntegerField(
+        label="Monthly token budget",
+        min_value=1,
+        max_value=WORKSPACE_BUDGET_MAX,
+        required=False,
+        help_text="Tokens all keys may use per calendar month (UTC). Empty: none.",
+    )
+    budget_alert_thresholds = BudgetThresholdsField(
+        label="Budget alert thresholds (%)",
+        help_text="Owners and admins get one email per month at each of these percentages "
+        "of a budget, for example 50, 80, 100. Empty: no alerts.",
     )
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, time
 from django import forms
 from django.utils import timezone
 
+from accounts.forms.workspaces import BudgetThresholdsField
 from accounts.validators import validate_name
 from apikeys.keys.scopes import DEFAULT_SCOPES, SCOPE_CHOICES
 from apikeys.keys.selectors import STATUSES
@@ -53,6 +54,14 @@ class ApiKeySettingsForm(forms.Form):
     def clean_allowed_ips(self) -> list[str]:
         text = self.cleaned_data.get("allowed_ips") or ""
         return [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
+
+
+class ApiKeyEditForm(ApiKeySettingsForm):
+    budget_alert_thresholds = BudgetThresholdsField(
+        label="Budget alert thresholds (%)",
+        help_text="Owners and admins get one email per month at each of these percentages "
+        "of the key's budget, for example 50, 80, 100. Empty: no alerts.",
+    )
 
 
 class ApiKeyCreateForm(ApiKeySettingsForm):

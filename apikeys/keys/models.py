@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.fields import EncryptedTextField
-from accounts.models import Workspace
+from accounts.models import Workspace, budget_alert_thresholds_default
 from apikeys.keys.tokens import Environment, display
 
 
@@ -88,6 +88,8 @@ class ApiKey(models.Model):
     requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
     tokens_per_minute = models.PositiveIntegerField(null=True, blank=True)
     monthly_token_budget = models.PositiveBigIntegerField(null=True, blank=True)
+    # Percentages of the key's budget at which owners and admins are told, once per month.
+    budget_alert_thresholds = models.JSONField(default=budget_alert_thresholds_default)
 
     # Written in batches from the Redis buffer, never per verify call.
     last_used_at = models.DateTimeField(null=True, blank=True)

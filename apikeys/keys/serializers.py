@@ -9,6 +9,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.api.serializers import BudgetAlertThresholdsField
 from accounts.rest_input import StrictInputSerializer, StrictQuerySerializer
 from accounts.validators import validate_name
 from apikeys.keys import selectors
@@ -80,6 +81,7 @@ class ApiKeyUpdateInputSerializer(_KeySettingsInput):
     """PATCH: every field optional; send only what changes, at least one field."""
 
     requires_a_field = True
+    budget_alert_thresholds = BudgetAlertThresholdsField()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -138,6 +140,7 @@ class ApiKeyOutputSerializer(serializers.Serializer):
     requests_per_minute = serializers.IntegerField(allow_null=True)
     tokens_per_minute = serializers.IntegerField(allow_null=True)
     monthly_token_budget = serializers.IntegerField(allow_null=True)
+    budget_alert_thresholds = serializers.ListField(child=serializers.IntegerField())
 
 
 class ApiKeyWithSecretOutputSerializer(ApiKeyOutputSerializer):

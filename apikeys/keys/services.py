@@ -17,6 +17,7 @@ from accounts.emails import email_enqueue
 from accounts.errors import Conflict, DomainError, Forbidden, NotFound
 from accounts.models import Membership, User, Workspace
 from accounts.permissions import Perm, Role, role_has_permission
+from accounts.services import budget_alert_thresholds_clean
 from accounts.validators import NAME_UNSAFE_MESSAGE, text_has_unsafe_chars
 from accounts.webhooks import events as webhook_events
 from accounts.webhooks.services import webhook_event_record
@@ -41,7 +42,7 @@ LIMIT_FIELDS = (
     "tokens_per_minute",
     "monthly_token_budget",
 )
-UPDATABLE_FIELDS = ("name", "scopes", "allowed_ips", *LIMIT_FIELDS)
+UPDATABLE_FIELDS = ("name", "scopes", "allowed_ips", *LIMIT_FIELDS, "budget_alert_thresholds")
 # The 1-day notice first: a key with less than a day left gets that one only.
 EXPIRY_NOTICES = (
     ("expiry_notice_1d_sent_at", timedelta(days=1)),
@@ -407,6 +408,8 @@ def api_key_update(
             cleaned[field_name] = _clean_scopes(value)
         elif field_name == "allowed_ips":
             cleaned[field_name] = api_key_clean_allowed_ips(value)
+        elif field_name == "budget_alert_thresholds":
+            cleaned[field_name] = budget_alert_thresholds_clean(value)
         else:
             cleaned[field_name] = _clean_limit(field_name, value)
     if "scopes" in cleaned or via_key is not None:

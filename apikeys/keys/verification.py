@@ -22,7 +22,10 @@ puts the database's generation back ("raise to", which can never undo a newer ch
 that raced it). A lower copy cannot mislead either: a record newer than the copy raises it.
 
 Round trips: a warm call makes one (the script); a cold call makes one query and two
-(read record and generation; the script, which also stores the fresh record).
+(read record and generation; the script, which also stores the fresh record). A key
+whose workspace has a monthly budget sends a second script, on the workspace's own
+counter (its own hash tag), in the same pipeline; a request one of them refuses after
+the other counted it is given back in a second round trip (docs/budgets.md).
 
 Everything a call needs is worked out once, when a record is cached: parsed IP
 networks, the scope set, the stored digests as bytes, the answer's limits. The success
@@ -132,6 +135,8 @@ class KeyRecord:
     zero_data_retention: bool
     training_opt_out: bool
     gen: str
+    # The workspace's monthly token budget, counted under the workspace's own hash tag.
+    workspace_budget: int | None = None
     # Worked out once per fill, never stored.
     networks: tuple = ()
     scope_set: frozenset = frozenset()
@@ -176,7 +181,7 @@ class KeyRecord:
         return cls(*values)
 
 
-_STORED = tuple(name for name in KeyRecord.__dataclass_fields__)[:20]
+_STORED = tuple(name for name in KeyRecord.__dataclass_fields__)[:21]
 
 
 class VerifyResult:
@@ -432,6 +437,41 @@ return gen
 """.replace("GEN_TTL", str(GENERATION_TTL_SECONDS))
 
 
+# The workspace's monthly budget: refuse (-1) when used up or when the estimate does not
+# fit, else count the estimate and return what is left. It lives under the workspace's
+# own hash tag, so on a cluster it is a second script, sent in the same pipeline as the
+# key's. KEYS: 1 the workspace's counter; ARGV: 1 budget, 2 estimated tokens, 3 TTL.
+_WORKSPACE_LUA = """
+local budget = tonumber(ARGV[1])
+local est = tonumber(ARGV[2])
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used >= budget or used + est > budget then return -1 end
+if est > 0 then
+  used = redis.call('INCRBY', KEYS[1], est)
+  if used == est then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3])) end
+end
+return budget - used
+"""
+
+# Take back what one script counted when the other refused the request. Only counters
+# that still exist are changed, so a counter never outlives its TTL. KEYS: counters;
+# ARGV: per key a hash field ("" for a plain counter) and the amount.
+_GIVE_BACK_LUA = """
+for i = 1, #KEYS do
+  local field = ARGV[2 * i - 1]
+  local amount = tonumber(ARGV[2 * i])
+  if amount > 0 and redis.call('EXISTS', KEYS[i]) == 1 then
+    if field == '' then
+      redis.call('DECRBY', KEYS[i], amount)
+    else
+      redis.call('HINCRBY', KEYS[i], field, -amount)
+    end
+  end
+end
+return 1
+"""
+
+
 def _sha(script: str) -> str:
     # Redis names scripts by their SHA-1; nothing secret is hashed here.
     return hashlib.sha1(script.encode()).hexdigest()  # noqa: S324
@@ -441,7 +481,11 @@ _LUA_SHA = _sha(_LUA)
 _RAISE_SHA = _sha(_RAISE_LUA)
 _SEED_SHA = _sha(_SEED_LUA)
 _TAKE_SHA = _sha(_TAKE_LUA)
+_WORKSPACE_SHA = _sha(_WORKSPACE_LUA)
+_GIVE_BACK_SHA = _sha(_GIVE_BACK_LUA)
 _SCRIPTS = {
+    _WORKSPACE_SHA: _WORKSPACE_LUA,
+    _GIVE_BACK_SHA: _GIVE_BACK_LUA,
     _LUA_SHA: _LUA,
     _RAISE_SHA: _RAISE_LUA,
     _SEED_SHA: _SEED_LUA,
@@ -485,6 +529,60 @@ class RedisStore:
     def admit(self, script_keys, args):
         """Run the limits script."""
         return self._run(_LUA_SHA, script_keys, args)
+
+    def admit_with_workspace(self, script_keys, args, workspace_key: str, workspace_args):
+        """Run the limits script and the workspace budget's in one pipeline (one round
+        trip on one server); return the limits script's reply, or a budget refusal.
+
+        Each script is atomic on its own slot; when one refuses what the other counted,
+        the count is given back (a refusal's path only), so a request refused by either
+        is counted by neither.
+        """
+        from redis.exceptions import NoScriptError
+
+        calls = (
+            (_WORKSPACE_SHA, [workspace_key], workspace_args),
+            (_LUA_SHA, script_keys, args),
+        )
+        client = self.client
+        # A cluster pipeline asks a node for the keys of a command it has no routing
+        # rule for (one more round trip per script); the node of each script is known.
+        route = getattr(client, "get_node_from_key", None)
+        pipe = client.pipeline(transaction=False)
+        for sha, keys_, values in calls:
+            options = {"target_nodes": route(keys_[0])} if route is not None else {}
+            pipe.execute_command("EVALSHA", sha, len(keys_), *keys_, *values, **options)
+        replies = pipe.execute(raise_on_error=False)
+        for index, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError):
+                # Only the script Redis did not know is run again: the other one counted.
+                replies[index] = self._run(*calls[index])
+            elif isinstance(reply, Exception):
+                raise reply
+        left, reply = int(replies[0]), replies[1]
+        status = int(reply[0])
+        if left >= 0 and status == 1:
+            return reply
+        est = int(args[2])
+        if left >= 0 and est > 0:
+            self._run(_GIVE_BACK_SHA, [workspace_key], ["", est])
+        if left >= 0 or status == 0:
+            return reply
+        if status == 1:
+            rpm, tpm, budget = (int(value) for value in args[1].split())
+            self._run(
+                _GIVE_BACK_SHA,
+                [script_keys[1], script_keys[1], script_keys[2]],
+                [
+                    "r",
+                    1 if rpm > 0 else 0,
+                    "t",
+                    est if tpm > 0 else 0,
+                    "",
+                    est if budget > 0 else 0,
+                ],
+            )
+        return [3, 0]
 
     def seed(self, public_id: str, gen: str, record_json: str) -> None:
         """Store a fresh record, raising a missing or lower generation to its own."""
@@ -627,6 +725,30 @@ class EmbeddedStore:
             budget - used_b if budget > 0 else -1,
             reset,
         ]
+
+    def admit_with_workspace(self, script_keys, args, workspace_key: str, workspace_args):
+        """The limits and the workspace budget together, atomic under the process lock."""
+        cache = self.cache
+        budget, est, ttl = (int(value) for value in workspace_args)
+        with _embedded_lock:
+            reply = self.admit(script_keys, args)
+            if int(reply[0]) != 1:
+                return reply
+            used = int(cache.get(workspace_key) or 0)
+            if used >= budget or used + est > budget:
+                rpm, tpm, key_budget = (int(value) for value in args[1].split())
+                window_k, bud_k = script_keys[1], script_keys[2]
+                used_r, used_t = cache.get(window_k) or (0, 0)
+                if rpm > 0 or (tpm > 0 and est > 0):
+                    used_r -= 1 if rpm > 0 else 0
+                    used_t -= est if tpm > 0 else 0
+                    cache.set(window_k, (used_r, used_t), timeout=int(args[3]) + 5)
+                if key_budget > 0 and est > 0:
+                    cache.set(bud_k, int(cache.get(bud_k) or 0) - est, timeout=int(args[4]))
+                return [3, 0]
+            if est > 0:
+                cache.set(workspace_key, used + est, timeout=ttl)
+        return reply
 
     def _raise(self, public_id: str, gen) -> int:
         key = gen_key(public_id)
@@ -776,6 +898,12 @@ def budget_key(public_id: str, key_id: int, *, at: datetime | None = None) -> st
     return f"{key_prefix()}{shard_tag(public_id)}:bud:{key_id}:{at:%Y%m}"
 
 
+def workspace_budget_key(workspace_id, *, at: datetime | None = None) -> str:
+    """Return the name of a workspace's budget counter, under the workspace's hash tag."""
+    at = at or datetime.fromtimestamp(time.time(), tz=UTC)
+    return f"{key_prefix()}{{w{workspace_id}}}:wbud:{at:%Y%m}"
+
+
 def local_cache_clear(public_id: str | None = None) -> None:
     """Forget cached records in this process (all of them, or one key's)."""
     if public_id is None:
@@ -830,6 +958,7 @@ def _load_from_db(public_id: str) -> KeyRecord | None:
         bool(row[16]),
         bool(row[17]),
         str(row[18]),
+        row[19],
     )
 
 
@@ -873,6 +1002,7 @@ def _load_with_orm(public_id: str) -> KeyRecord | None:
             "workspace__training_opt_out",
             "owner_opt_out",
             "generation",
+            "workspace__monthly_token_budget",
         )
         .order_by()
         .first()
@@ -900,6 +1030,7 @@ def _load_with_orm(public_id: str) -> KeyRecord | None:
         row[18],
         bool(row[19] or row[20]),
         str(row[21]),
+        row[22],
     )
 
 
@@ -1088,7 +1219,15 @@ def verify(
             script_keys.append(f"{base}record:{public_id}")
             args.append(pending)
             args.append(RECORD_TTL_SECONDS)
-        reply = current.admit(script_keys, args)
+        if record.workspace_budget:
+            reply = current.admit_with_workspace(
+                script_keys,
+                args,
+                f"{current.prefix}{{w{record.workspace_id}}}:wbud:{month[2]}",
+                (record.workspace_budget, estimated_tokens, args[4]),
+            )
+        else:
+            reply = current.admit(script_keys, args)
         if current.embedded:
             current.maybe_flush()
         status = int(reply[0])
@@ -1112,3 +1251,8 @@ def verify(
 def budget_used(*, public_id: str, key_id: int) -> int:
     """Return the tokens counted against a key's budget this month."""
     return store().read_int(budget_key(public_id, key_id))
+
+
+def workspace_budget_used(*, workspace_id) -> int:
+    """Return the tokens counted against a workspace's budget this month."""
+    return store().read_int(workspace_budget_key(workspace_id))

@@ -24,9 +24,9 @@ from accounts.views.workspaces import workspace_page
 from apikeys.keys import selectors, services
 from apikeys.keys.forms import (
     ApiKeyCreateForm,
+    ApiKeyEditForm,
     ApiKeyFilterForm,
     ApiKeyRotateForm,
-    ApiKeySettingsForm,
 )
 from apikeys.keys.services import api_key_can_manage
 from apikeys.keys.tokens import Environment
@@ -193,8 +193,9 @@ def apikey_edit(request, workspace, key_id):
         "requests_per_minute": api_key.requests_per_minute,
         "tokens_per_minute": api_key.tokens_per_minute,
         "monthly_token_budget": api_key.monthly_token_budget,
+        "budget_alert_thresholds": api_key.budget_alert_thresholds,
     }
-    form = ApiKeySettingsForm(request.POST or None, initial=initial)
+    form = ApiKeyEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.api_key_update(api_key=api_key, actor=request.user, **form.cleaned_data)

@@ -133,3 +133,52 @@ class UsageWorkspaceDailyRollup(RollupMetrics):
 
     def __str__(self) -> str:
         return f"{self.day} {self.model}"
+
+
+class BudgetAlertScope(models.TextChoices):
+    KEY = "key", "API key"
+    WORKSPACE = "workspace", "Workspace"
+
+
+class BudgetAlert(models.Model):
+    """One alert threshold of one budget crossed in one month (UTC).
+
+    The row is the proof the alert was sent: it is inserted with a conditional insert in
+    the transaction that writes the email to the outbox and records the webhook event,
+    and the unique constraints let exactly one such insert succeed per key or workspace,
+    month and threshold, however many usage reports cross it at once.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    scope = models.CharField(max_length=16, choices=BudgetAlertScope.choices)
+    period = models.CharField(max_length=7, help_text="The month, YYYY-MM (UTC).")
+    threshold_percent = models.PositiveSmallIntegerField()
+    budget_tokens = models.PositiveBigIntegerField()
+    used_tokens = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "period", "threshold_percent"],
+                condition=models.Q(scope="key"),
+                name="budget_alert_once_per_key",
+            ),
+            models.UniqueConstraint(
+                fields=["workspace", "period", "threshold_percent"],
+                condition=models.Q(scope="workspace"),
+                name="budget_alert_once_per_workspace",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(scope="key", api_key__isnull=False)
+                | models.Q(scope="workspace", api_key__isnull=True),
+                name="budget_alert_key_only_for_key_scope",
+            ),
+        ]
+        indexes = [models.Index(fields=["workspace", "period"])]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.period} {self.threshold_percent}%"

@@ -15,10 +15,18 @@ from django.db import connection, transaction
 from django.db.models import Count, DateField, Q, Sum, Value
 from django.utils import timezone
 
+from accounts.emails import email_enqueue
 from accounts.errors import DomainError
 from accounts.jobs import job_enqueue
+from accounts.models import User, Workspace
+from accounts.permissions import Role
+from accounts.webhooks.events import USAGE_BUDGET_THRESHOLD_CROSSED
+from accounts.webhooks.services import webhook_event_record
 from apikeys.keys.models import ApiKey
+from apikeys.keys.tokens import display
 from apikeys.usage.models import (
+    BudgetAlert,
+    BudgetAlertScope,
     Moderation,
     UsageDailyRollup,
     UsageRecord,
@@ -84,13 +92,24 @@ def utc_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, start + dt.timedelta(days=1)
 
 
-def _keys_by_public_id(public_ids: Iterable[str]) -> dict[str, tuple[int, object, bool]]:
+def _keys_by_public_id(public_ids: Iterable[str]) -> dict[str, tuple[int, object, bool, bool]]:
     # One query for the whole batch. Revoked, expired and deleted keys still count:
     # their requests happened before that. Keys of deleted workspaces do not.
     rows = ApiKey.objects.filter(
         public_id__in=list(public_ids), workspace__deleted_at__isnull=True
-    ).values_list("public_id", "pk", "workspace_id", "workspace__zero_data_retention")
-    return {public_id: (pk, workspace_id, zdr) for public_id, pk, workspace_id, zdr in rows}
+    ).values_list(
+        "public_id",
+        "pk",
+        "workspace_id",
+        "workspace__zero_data_retention",
+        "monthly_token_budget",
+        "workspace__monthly_token_budget",
+    )
+    # The last item says whether a budget (the key's or its workspace's) may need alerts.
+    return {
+        public_id: (pk, workspace_id, zdr, key_budget is not None or workspace_budget is not None)
+        for public_id, pk, workspace_id, zdr, key_budget, workspace_budget in rows
+    }
 
 
 @transaction.atomic
@@ -155,6 +174,12 @@ def usage_records_ingest(
     else:
         inserted = _insert_portable(candidates, received_at=received_at)
     _rollups_add(candidates, inserted, days)
+    budgeted = [rid for rid in inserted if candidates[rid][1][3]]
+    if budgeted:
+        budget_alerts_check(
+            keys={(candidates[rid][1][0], days[rid].replace(day=1)) for rid in budgeted},
+            workspaces={(candidates[rid][1][1], days[rid].replace(day=1)) for rid in budgeted},
+        )
     result.accepted = len(inserted)
     result.duplicates += len(candidates) - len(inserted)
     result.days = {days[request_id] for request_id in inserted}
@@ -195,7 +220,10 @@ def _insert_postgresql(candidates: dict, *, received_at: dt.datetime) -> list[st
     columns: tuple[list, ...] = tuple([] for _ in _INSERT_FIELDS)
     (workspaces, keys, request_ids, times, models, inputs, outputs, statuses, latencies,
      moderations, ips) = columns  # fmt: skip
-    for request_id, (event, (key_pk, workspace_id, zero_data_retention)) in candidates.items():
+    for request_id, (
+        event,
+        (key_pk, workspace_id, zero_data_retention, _budgeted),
+    ) in candidates.items():
         workspaces.append(workspace_id)
         keys.append(key_pk)
         request_ids.append(request_id)
@@ -250,7 +278,10 @@ def _insert_portable(candidates: dict, *, received_at: dt.datetime) -> list[str]
             client_ip=None if zero_data_retention else event.client_ip,
             received_at=received_at,
         )
-        for request_id, (event, (key_pk, workspace_id, zero_data_retention)) in candidates.items()
+        for request_id, (
+            event,
+            (key_pk, workspace_id, zero_data_retention, _budgeted),
+        ) in candidates.items()
         if request_id not in stored
     ]
     # Rows that a concurrent replay inserted meanwhile are skipped by the database.
@@ -283,7 +314,7 @@ def _rollups_add(candidates: dict, inserted: Iterable[str], days: dict) -> None:
     per_key: dict[tuple, list[int]] = {}
     flagged, blocked = Moderation.FLAGGED, Moderation.BLOCKED
     for request_id in inserted:
-        event, (key_pk, workspace_id, _zero_data_retention) = candidates[request_id]
+        event, (key_pk, workspace_id, _zero_data_retention, _budgeted) = candidates[request_id]
         group = (workspace_id, key_pk, days[request_id], event.model)
         totals = per_key.get(group)
         if totals is None:
@@ -447,3 +478,229 @@ def usage_rollup_recent(*, today: dt.date | None = None) -> int:
     """Recompute yesterday and today, the days the gateway is still reporting."""
     today = today or timezone.now().astimezone(dt.UTC).date()
     return usage_rollup_days(days=[today - dt.timedelta(days=1), today], today=today)
+
+
+# ---------------------------------------------------------------------------- budget alerts
+
+_BUDGET_LOCK_NAMESPACE = 0x42554447  # "BUDG"
+
+
+@transaction.atomic
+def budget_alerts_check(
+    *, keys: Iterable[tuple[int, dt.date]], workspaces: Iterable[tuple[object, dt.date]]
+) -> list[BudgetAlert]:
+    """Send the alerts of every budget threshold the usage stored so far has crossed.
+
+    `keys` and `workspaces` name (key id or workspace id, first day of a month) pairs
+    whose usage just grew. Used tokens are the month's rollups (input plus output). Each
+    crossed threshold gets one `BudgetAlert` row, inserted only if none exists, and with
+    it, in this transaction, one email to the workspace's owners and admins and one
+    `usage.budget_threshold_crossed` webhook event. Call it inside the transaction that
+    stored the usage: a lock per key and per workspace (taken after the rollups were
+    written, in one order) makes the next batch's sums include this one's.
+    """
+    keys, workspaces = set(keys), set(workspaces)
+    budgeted_keys = {
+        row[0]: row
+        for row in ApiKey.objects.filter(
+            pk__in={pk for pk, _month in keys}, monthly_token_budget__isnull=False
+        )
+        .exclude(budget_alert_thresholds=[])
+        .values_list(
+            "pk",
+            "workspace_id",
+            "monthly_token_budget",
+            "budget_alert_thresholds",
+            "name",
+            "environment",
+            "public_id",
+            "last_four",
+        )
+    }
+    budgeted_workspaces = {
+        row[0]: row
+        for row in Workspace.objects.filter(
+            pk__in={pk for pk, _month in workspaces},
+            monthly_token_budget__isnull=False,
+            deleted_at__isnull=True,
+        )
+        .exclude(budget_alert_thresholds=[])
+        .values_list("pk", "monthly_token_budget", "budget_alert_thresholds")
+    }
+    keys = sorted((pk, month) for pk, month in keys if pk in budgeted_keys)
+    workspaces = sorted(
+        ((pk, month) for pk, month in workspaces if pk in budgeted_workspaces),
+        key=lambda item: (str(item[0]), item[1]),
+    )
+    if not keys and not workspaces:
+        return []
+    _budget_locks([f"k{pk}" for pk, _month in keys] + [f"w{pk}" for pk, _month in workspaces])
+    alerts = []
+    for pk, month in keys:
+        _pk, workspace_id, budget, thresholds, name, environment, public_id, last_four = (
+            budgeted_keys[pk]
+        )
+        used = _month_tokens(UsageDailyRollup.objects.filter(api_key_id=pk), month)
+        key_label = display(environment=environment, public_id=public_id, last_four=last_four)
+        alerts += _budget_alerts_send(
+            scope=BudgetAlertScope.KEY,
+            workspace_id=workspace_id,
+            api_key_id=pk,
+            month=month,
+            budget=budget,
+            thresholds=thresholds,
+            used=used,
+            subject_name=f'API key "{name}" ({key_label})',
+            public_id=public_id,
+        )
+    for pk, month in workspaces:
+        _pk, budget, thresholds = budgeted_workspaces[pk]
+        used = _month_tokens(UsageWorkspaceDailyRollup.objects.filter(workspace_id=pk), month)
+        alerts += _budget_alerts_send(
+            scope=BudgetAlertScope.WORKSPACE,
+            workspace_id=pk,
+            api_key_id=None,
+            month=month,
+            budget=budget,
+            thresholds=thresholds,
+            used=used,
+            subject_name="The workspace",
+            public_id=None,
+        )
+    return alerts
+
+
+def _budget_locks(names: list[str]) -> None:
+    if connection.vendor != "postgresql" or not names:
+        return
+    with connection.cursor() as cursor:
+        # hashtext() maps each name to an int4; in one order, so batches never wait in a cycle.
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(n)) FROM unnest(%s::text[]) AS n "
+            "ORDER BY hashtext(n)",
+            [_BUDGET_LOCK_NAMESPACE, sorted(set(names))],
+        )
+
+
+def _month_tokens(rollups, month: dt.date) -> int:
+    end = (month + dt.timedelta(days=32)).replace(day=1)
+    totals = rollups.filter(day__gte=month, day__lt=end).aggregate(
+        input=Sum("input_tokens"), output=Sum("output_tokens")
+    )
+    return int(totals["input"] or 0) + int(totals["output"] or 0)
+
+
+def _budget_alerts_send(
+    *,
+    scope: str,
+    workspace_id,
+    api_key_id: int | None,
+    month: dt.date,
+    budget: int,
+    thresholds: list[int],
+    used: int,
+    subject_name: str,
+    public_id: str | None,
+) -> list[BudgetAlert]:
+    period = f"{month:%Y-%m}"
+    crossed = [t for t in sorted(set(thresholds)) if used * 100 >= budget * t]
+    alerts = []
+    for threshold in crossed:
+        alert = _budget_alert_insert(
+            scope=scope,
+            workspace_id=workspace_id,
+            api_key_id=api_key_id,
+            period=period,
+            threshold=threshold,
+            budget=budget,
+            used=used,
+        )
+        if alert is None:
+            continue
+        alerts.append(alert)
+        workspace = Workspace.objects.get(pk=workspace_id)
+        recipients = list(
+            User.objects.filter(
+                memberships__workspace_id=workspace_id,
+                memberships__role__in=[Role.OWNER, Role.ADMIN],
+                is_active=True,
+            )
+            .order_by("pk")
+            .values_list("email", flat=True)
+            .distinct()
+        )
+        if recipients:
+            # Service mail about the account, not marketing: sent whatever the marketing
+            # preference says.
+            email_enqueue(
+                to=recipients,
+                template="apikeys/email/budget_alert",
+                context={
+                    "workspace_name": workspace.name,
+                    "subject_name": subject_name,
+                    "scope": scope,
+                    "threshold": threshold,
+                    "budget": budget,
+                    "used": used,
+                    "period": period,
+                    "workspace_id": workspace.pk,
+                },
+                kind="budget_alert",
+                ref=str(alert.pk),
+            )
+        data = {
+            "scope": scope,
+            "workspace_id": str(workspace_id),
+            "threshold_percent": threshold,
+            "budget_tokens": budget,
+            "used_tokens": used,
+            "period": period,
+        }
+        if public_id is not None:
+            data["api_key_id"] = public_id
+        webhook_event_record(
+            workspace=workspace, event_type=USAGE_BUDGET_THRESHOLD_CROSSED, data=data
+        )
+    return alerts
+
+
+def _budget_alert_insert(
+    *, scope, workspace_id, api_key_id, period, threshold, budget, used
+) -> BudgetAlert | None:
+    """Insert the alert's row unless one exists; return it only if this call inserted it."""
+    table = BudgetAlert._meta.db_table
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        # A conditional insert: exactly one of many concurrent ones returns a row.
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(table)} "  # noqa: S608
+            "(workspace_id, api_key_id, scope, period, threshold_percent, budget_tokens, "
+            "used_tokens, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING RETURNING id",
+            [
+                BudgetAlert._meta.get_field("workspace").get_db_prep_value(
+                    workspace_id, connection
+                ),
+                api_key_id,
+                scope,
+                period,
+                threshold,
+                budget,
+                used,
+                BudgetAlert._meta.get_field("created_at").get_db_prep_value(now, connection),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return BudgetAlert(
+        pk=row[0],
+        workspace_id=workspace_id,
+        api_key_id=api_key_id,
+        scope=scope,
+        period=period,
+        threshold_percent=threshold,
+        budget_tokens=budget,
+        used_tokens=used,
+        created_at=now,
+    )

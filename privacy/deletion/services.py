@@ -624,6 +624,7 @@ def _workspace_steps(workspace_id: str) -> list[dict]:
             "time": "day",
             "ws": workspace_id,
         },
+        {"op": "rows", "label": "apikeys.BudgetAlert", "filters": {"workspace_id": workspace_id}},
         {"op": "rows", "label": "apikeys.ApiKey", "filters": {"workspace_id": workspace_id}},
         {"op": "rows", "label": "accounts.Invitation", "filters": {"workspace_id": workspace_id}},
         {"op": "rows", "label": "accounts.Membership", "filters": {"workspace_id": workspace_id}},

@@ -373,6 +373,10 @@ EXCLUDED: dict[str, str] = {
         "workspace totals per day and model, not tied to a key; your keys' daily totals "
         "are in usage_daily"
     ),
+    "apikeys.BudgetAlert": (
+        "which budget alert thresholds a workspace or key crossed each month; the emails "
+        "they sent went to you, and the usage behind them is in usage_daily"
+    ),
     "admin.LogEntry": "staff actions in the admin; covered by audit events about you",
     "auth.Permission": "system configuration; no personal data",
     "auth.Group": "system configuration; no personal data",

@@ -530,6 +530,9 @@ RETENTION: dict[str, RetentionRule] = {
     "apikeys.UsageWorkspaceDailyRollup": _keep(
         "usage_rollups", "kept, anonymised (counts per day; no personal data)"
     ),
+    "apikeys.BudgetAlert": _keep(
+        "usage_rollups", "until the workspace is deleted (counts per month; no personal data)"
+    ),
     # Privacy.
     "privacy.PrivacySettings": _with_account("account"),
     "privacy.ConsentRecord": RetentionRule(

@@ -168,6 +168,46 @@ def test_patch_workspace_with_bad_input_is_400_and_changes_nothing(api, workspac
     assert workspace.name == "Acme" and workspace.usage_retention_days == 30
 
 
+def test_patch_workspace_budget_and_alert_thresholds(api, workspace):
+    response = api.patch(
+        ws_url(workspace),
+        {"monthly_token_budget": 5_000_000, "budget_alert_thresholds": [90, 25]},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["monthly_token_budget"] == 5_000_000
+    assert response.json()["budget_alert_thresholds"] == [25, 90]
+    workspace.refresh_from_db()
+    assert workspace.monthly_token_budget == 5_000_000
+    assert workspace.budget_alert_thresholds == [25, 90]
+    event = AuditEvent.objects.filter(
+        workspace_id=workspace.pk, action=Action.WORKSPACE_SETTINGS_UPDATED
+    ).latest("pk")
+    assert event.metadata["changes"]["monthly_token_budget"] == {"from": None, "to": 5_000_000}
+    response = api.patch(ws_url(workspace), {"monthly_token_budget": None}, format="json")
+    assert response.status_code == 200 and response.json()["monthly_token_budget"] is None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"monthly_token_budget": 0},
+        {"monthly_token_budget": 10**15 + 1},
+        {"budget_alert_thresholds": [0]},
+        {"budget_alert_thresholds": [101]},
+        {"budget_alert_thresholds": [50, 50]},
+        {"budget_alert_thresholds": [10, 20, 30, 40, 50, 60]},
+        {"budget_alert_thresholds": "50,80"},
+        {"budget_alert_thresholds": None},
+    ],
+)
+def test_patch_workspace_with_a_bad_budget_is_400_and_changes_nothing(api, workspace, payload):
+    assert_error(api.patch(ws_url(workspace), payload, format="json"), 400)
+    workspace.refresh_from_db()
+    assert workspace.monthly_token_budget is None
+    assert workspace.budget_alert_thresholds == [50, 80, 100]
+
+
 def test_delete_workspace_is_owner_only(api, workspace, user):
     admin = add_member(workspace, Role.ADMIN)
     admin_api = APIClient()

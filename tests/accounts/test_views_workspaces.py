@@ -159,6 +159,44 @@ def test_settings_update_stores_data_handling_settings(owner_client, workspace):
     assert workspace.max_key_lifetime_days == 90
 
 
+def test_settings_update_stores_the_budget_and_its_alert_thresholds(owner_client, workspace):
+    response = owner_client.post(
+        _url("workspace_settings", workspace),
+        {
+            "form": "settings",
+            "usage_retention_days": "30",
+            "monthly_token_budget": "2000000",
+            "budget_alert_thresholds": "75, 100",
+        },
+    )
+    assert response.status_code == 302
+    workspace.refresh_from_db()
+    assert workspace.monthly_token_budget == 2_000_000
+    assert workspace.budget_alert_thresholds == [75, 100]
+    page = owner_client.get(_url("workspace_settings", workspace))
+    assert 'value="75, 100"' in page.content.decode()
+
+
+@pytest.mark.parametrize("thresholds", ["50, 150", "50, 50", "half", "1,2,3,4,5,6", "-5"])
+def test_settings_bad_alert_thresholds_are_a_form_error_and_change_nothing(
+    owner_client, workspace, thresholds
+):
+    response = owner_client.post(
+        _url("workspace_settings", workspace),
+        {
+            "form": "settings",
+            "usage_retention_days": "30",
+            "monthly_token_budget": "1000",
+            "budget_alert_thresholds": thresholds,
+        },
+    )
+    assert response.status_code == 400
+    assert response.context["settings_form"].errors["budget_alert_thresholds"]
+    workspace.refresh_from_db()
+    assert workspace.monthly_token_budget is None
+    assert workspace.budget_alert_thresholds == [50, 80, 100]
+
+
 @pytest.mark.parametrize("days", ["29", "91", "abc", ""])
 def test_settings_out_of_range_retention_is_a_form_error_and_changes_nothing(
     owner_client, workspace, days

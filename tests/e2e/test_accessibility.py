@@ -70,6 +70,7 @@ def _pages(workspace, key) -> list[str]:
         f"{ws}/keys/",
         f"{ws}/keys/new/",
         f"{ws}/keys/{key.public_id}/",
+        f"{ws}/keys/{key.public_id}/edit/",
         f"{ws}/usage/",
         f"{ws}/webhooks/",
         f"{ws}/webhooks/new/",

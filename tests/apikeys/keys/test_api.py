@@ -265,3 +265,19 @@ def test_a_key_name_with_control_or_direction_characters_is_400_and_changes_noth
     assert renamed.status_code == 400
     assert "name" in renamed.json()["error"]["fields"]
     assert list(ApiKey.objects.values_list("name", flat=True)) == ["Original"]
+
+
+@pytest.mark.single_redis
+def test_patch_a_key_s_budget_alert_thresholds(make_key, workspace, user):
+    api_key, _full = make_key(monthly_token_budget=1000)
+    detail = reverse(
+        "api-key-detail", kwargs={"workspace_id": workspace.pk, "key_id": api_key.public_id}
+    )
+    assert _client(user).get(detail).json()["budget_alert_thresholds"] == [50, 80, 100]
+    changed = _client(user).patch(detail, {"budget_alert_thresholds": [95]}, format="json")
+    assert changed.status_code == 200 and changed.json()["budget_alert_thresholds"] == [95]
+    for bad in ([0], [95, 95], [1, 2, 3, 4, 5, 6], "95"):
+        refused = _client(user).patch(detail, {"budget_alert_thresholds": bad}, format="json")
+        assert refused.status_code == 400
+    api_key.refresh_from_db()
+    assert api_key.budget_alert_thresholds == [95]

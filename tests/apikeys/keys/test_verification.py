@@ -440,7 +440,9 @@ def test_the_sql_function_and_the_orm_read_the_same_record(make_key, workspace, 
         monthly_token_budget=10**12,
     )
     api_key, _new = api_key_rotate(api_key=api_key, actor=user, grace="24h")
-    workspace_settings_update(workspace=workspace, actor=user, zero_data_retention=True)
+    workspace_settings_update(
+        workspace=workspace, actor=user, zero_data_retention=True, monthly_token_budget=5000
+    )
     PrivacySettings.objects.create(user=user, training_opt_out=True)
 
     def fields(record):
@@ -457,6 +459,7 @@ def test_the_sql_function_and_the_orm_read_the_same_record(make_key, workspace, 
     assert from_sql.previous_expires == pytest.approx(from_orm.previous_expires)
     assert from_sql.training_opt_out and from_sql.zero_data_retention
     assert from_sql.previous_digest and from_sql.rpm == 7
+    assert from_sql.workspace_budget == 5000
     api_key_revoke(api_key=api_key, actor=user)
     assert verification._load_from_db(api_key.public_id).revoked
     assert verification._load_with_orm(api_key.public_id).revoked
@@ -631,3 +634,97 @@ def test_scripts_forgotten_by_redis_are_loaded_again(make_key, user):
     client.script_flush()
     api_key_revoke(api_key=api_key, actor=user)
     assert verify(full).code == "revoked"
+
+
+# ---------------------------------------------------------------------------- workspace budget
+
+
+def test_a_used_workspace_budget_refuses_every_key_of_the_workspace(make_key, workspace, user):
+    workspace_settings_update(workspace=workspace, actor=user, monthly_token_budget=1000)
+    _first, first = make_key()
+    _second, second = make_key(monthly_token_budget=10**6)
+    with time_machine.travel("2030-01-15 00:00:00Z", tick=False):
+        assert verify(first, estimated_tokens=600).valid
+        assert verify(second, estimated_tokens=300).remaining["budget_tokens"] == 10**6 - 300
+        assert verify(second, estimated_tokens=200).code == "budget_exhausted"
+        assert verify(first, estimated_tokens=100).valid
+        assert verify(first, estimated_tokens=0).code == "budget_exhausted"
+        assert verify(second).code == "budget_exhausted"
+        assert verification.workspace_budget_used(workspace_id=workspace.pk) == 1000
+    with time_machine.travel("2030-02-01 00:00:00Z", tick=False):
+        assert verify(second, estimated_tokens=1000).valid
+
+
+def test_a_request_one_budget_refuses_is_counted_by_neither(make_key, workspace, user):
+    workspace_settings_update(workspace=workspace, actor=user, monthly_token_budget=1000)
+    api_key, full = make_key(
+        requests_per_minute=10, tokens_per_minute=10**6, monthly_token_budget=500
+    )
+    with time_machine.travel("2030-01-15 00:00:10Z", tick=False):
+        assert verify(full, estimated_tokens=400).valid
+        # The key's budget refuses: the workspace does not count it.
+        assert verify(full, estimated_tokens=200).code == "budget_exhausted"
+        assert verification.workspace_budget_used(workspace_id=workspace.pk) == 400
+        api_key_update(api_key=api_key, actor=user, monthly_token_budget=10**6)
+        assert verify(full, estimated_tokens=500).valid
+        # The workspace refuses: the key's window and budget do not count it.
+        assert verify(full, estimated_tokens=200).code == "budget_exhausted"
+        assert verification.budget_used(public_id=api_key.public_id, key_id=api_key.pk) == 900
+        result = verify(full, estimated_tokens=100)
+        assert result.valid and result.remaining["requests"] == 7
+        assert result.remaining["tokens"] == 10**6 - 1000
+
+
+def test_a_workspace_budget_change_reaches_the_next_verify(make_key, workspace, user):
+    """Like a key's budget, the workspace's counts from when it is set."""
+    _api_key, full = make_key()
+    with time_machine.travel("2030-01-15 00:00:00Z", tick=False):
+        assert verify(full, estimated_tokens=700).valid
+        workspace_settings_update(workspace=workspace, actor=user, monthly_token_budget=500)
+        assert verify(full, estimated_tokens=400).valid
+        assert verify(full, estimated_tokens=200).code == "budget_exhausted"
+        workspace_settings_update(workspace=workspace, actor=user, monthly_token_budget=1000)
+        assert verify(full, estimated_tokens=200).valid
+        workspace_settings_update(workspace=workspace, actor=user, monthly_token_budget=None)
+        assert verify(full, estimated_tokens=10**9).valid
+
+
+def test_concurrent_verifies_let_exactly_the_workspace_budget_pass(make_key, workspace, user):
+    workspace_settings_update(workspace=workspace, actor=user, monthly_token_budget=2400)
+    fulls = [make_key()[1] for _ in range(4)]
+    for full in fulls:
+        assert verify(full, estimated_tokens=0).valid  # warm the caches
+    results = []
+    barrier = threading.Barrier(12)
+
+    def worker(full):
+        barrier.wait()
+        for _ in range(10):
+            results.append(verify(full, estimated_tokens=100).code)
+        connection.close()
+
+    threads = [threading.Thread(target=worker, args=(fulls[i % 4],)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count("valid") == 24
+    assert results.count("budget_exhausted") == 96
+    assert verification.workspace_budget_used(workspace_id=workspace.pk) == 2400
+
+
+def test_the_workspace_counter_has_the_workspace_s_own_hash_tag(workspace):
+    name = verification.workspace_budget_key(workspace.pk)
+    assert f"{{w{workspace.pk}}}" in name and name.index("{") < name.index(":wbud:")
+
+
+@pytest.mark.single_redis
+def test_embedded_mode_enforces_the_workspace_budget(embedded, make_key, workspace, user):
+    workspace_settings_update(workspace=workspace, actor=user, monthly_token_budget=1000)
+    api_key, full = make_key(monthly_token_budget=10**6, tokens_per_minute=10**6)
+    with time_machine.travel("2030-01-15 00:00:10Z", tick=False):
+        assert verify(full, estimated_tokens=900).valid
+        assert verify(full, estimated_tokens=200).code == "budget_exhausted"
+        assert verification.budget_used(public_id=api_key.public_id, key_id=api_key.pk) == 900
+        assert verify(full, estimated_tokens=100).remaining["tokens"] == 10**6 - 1000
+        assert verify(full).code == "budget_exhausted"

@@ -27,7 +27,7 @@ from apikeys.keys.models import ApiKey
 from apikeys.keys.services import api_key_create
 from apikeys.keys.tokens import Environment
 from apikeys.keys.verification import verify
-from apikeys.usage.models import UsageDailyRollup, UsageRecord
+from apikeys.usage.models import BudgetAlert, UsageDailyRollup, UsageRecord
 from privacy.consent.models import ConsentRecord
 from privacy.data_use.models import PrivacySettings
 from privacy.deletion import services as deletion_module
@@ -388,7 +388,17 @@ def test_workspace_deletion_goes_through_the_ledger(settings):
     settings.DELETION_BATCH_SIZE = 500
     owner = UserFactory()
     workspace = WorkspaceFactory(owner=owner)
-    usage_rows_load(workspace, api_key_row(workspace), 1200)
+    key = api_key_row(workspace)
+    usage_rows_load(workspace, key, 1200)
+    BudgetAlert.objects.create(
+        workspace=workspace,
+        api_key=key,
+        scope="key",
+        period="2026-03",
+        threshold_percent=50,
+        budget_tokens=100,
+        used_tokens=60,
+    )
 
     # Eager Celery in tests: the zero-grace run happens on commit, in-process.
     workspace_delete(workspace=workspace, actor=owner)
@@ -399,6 +409,7 @@ def test_workspace_deletion_goes_through_the_ledger(settings):
     assert deletion.status == DeletionStatus.COMPLETED
     assert not Workspace.objects.filter(pk=workspace.pk).exists()
     assert not UsageRecord.objects.filter(workspace_id=workspace.pk).exists()
+    assert not BudgetAlert.objects.exists()
     assert User.objects.filter(pk=owner.pk).exists()
 
 
