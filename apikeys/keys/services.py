@@ -711,6 +711,7 @@ def _expiry_notice_send_one(*, pk: int, field_name: str, now: datetime) -> bool:
 def api_key_last_used_flush(*, batch_size: int = 1000) -> int:
     """Write the buffered last-used times and IPs to the database in batches."""
     current = verification.store()
+    verification.last_used_push()
     flushed = 0
     for previous in (False, True):
         entries = current.last_used_take(previous)

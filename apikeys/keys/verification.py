@@ -47,6 +47,8 @@ Two stores hold the generations, counters and last-used buffer:
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -60,6 +62,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 
 from apikeys.keys import tokens as keys
+from apikeys.keys.tracking import GenerationTracker
 
 VALID = "valid"
 UNKNOWN = "unknown"
@@ -95,6 +98,8 @@ LOCAL_CACHE_MAX = 20_000
 # then reloaded once, and the last minute's buffered last-used times are not written).
 SHARDS = 256
 EMBEDDED_FLUSH_SECONDS = 60
+# How long last-used entries counted without a round trip wait in this process.
+LAST_USED_PUSH_SECONDS = 1.0
 # The function that writes the last-used buffer to the database (a service, which sits
 # above this module), registered by the app at start-up: apikeys.apps.
 EMBEDDED_FLUSH_HOOKS: list = []
@@ -349,9 +354,16 @@ def _refusal(code: str, retry_after: int | None = None) -> VerifyResult:
 # KEYS: 1 generation, 2 this window's counters (hash: r requests, t tokens), 3 this
 # month's budget counter, 4 last used, then 5 last used by the previous secret when
 # ARGV[8] is "1", then the record key when ARGV[9] (a fresh record) is given.
-# ARGV: 1 generation, 2 "rpm tpm budget" (0: none), 3 estimated tokens, 4 seconds to the
+# ARGV: 1 generation, 2 "rpm tpm budget" (0: none), 3 what to take from each counter
+# (requests, tokens, budget: "need want hungry" each, see `_ask`), 4 seconds to the
 # window's end, 5 budget counter TTL, 6 key id, 7 "time|ip", 8 previous secret used,
 # 9 record, 10 record TTL. Few arguments on purpose: packing them is part of every call.
+# A counter with a limit refuses when fewer than `need` units are free (or none at all
+# when `hungry`); otherwise it grants up to `want` (at least `need`), never more than is
+# free, so the sum of everything granted in a window never passes its limit.
+# Reply: {1, requests free, tokens free, budget free (-1: no limit), seconds to the
+# window's end, requests granted, tokens granted, budget granted}; {0, generation} when
+# the record is stale; {2, retry after} rate limited; {3, 0} budget exhausted.
 _LUA = """
 local gen = redis.call('GET', KEYS[1])
 if ARGV[9] and (not gen or tonumber(gen) < tonumber(ARGV[1])) then
@@ -361,47 +373,42 @@ end
 gen = gen or '0'
 if gen ~= ARGV[1] then return {0, gen} end
 if ARGV[9] then redis.call('SET', KEYS[#KEYS], ARGV[9], 'EX', ARGV[10]) end
-local rpm, tpm, budget = string.match(ARGV[2], '^(%d+) (%d+) (%d+)$')
-rpm = tonumber(rpm)
-tpm = tonumber(tpm)
-budget = tonumber(budget)
-local est = tonumber(ARGV[3])
+local lim = {}
+for v in string.gmatch(ARGV[2], '%d+') do lim[#lim + 1] = tonumber(v) end
+local ask = {}
+for v in string.gmatch(ARGV[3], '%d+') do ask[#ask + 1] = tonumber(v) end
 local reset = tonumber(ARGV[4])
-local used_b = 0
-if budget > 0 then
-  used_b = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if used_b >= budget or used_b + est > budget then return {3, 0} end
-end
 local used = redis.call('HMGET', KEYS[2], 'r', 't')
-local used_r = tonumber(used[1] or '0')
-local used_t = tonumber(used[2] or '0')
-if rpm > 0 and used_r >= rpm then return {2, reset} end
-if tpm > 0 and (used_t >= tpm or used_t + est > tpm) then return {2, reset} end
-local counted = false
-if rpm > 0 then
-  used_r = redis.call('HINCRBY', KEYS[2], 'r', 1)
-  counted = true
+local cur = {tonumber(used[1] or '0'), tonumber(used[2] or '0'), 0}
+if lim[3] > 0 then cur[3] = tonumber(redis.call('GET', KEYS[3]) or '0') end
+local grant = {0, 0, 0}
+for _, i in ipairs({3, 1, 2}) do
+  if lim[i] > 0 then
+    local need, want, hungry = ask[3 * i - 2], ask[3 * i - 1], ask[3 * i]
+    local free = lim[i] - cur[i]
+    if free < need or (hungry == 1 and free <= 0) then
+      if i == 3 then return {3, 0} end
+      return {2, reset}
+    end
+    if need > 0 or hungry == 1 then grant[i] = math.min(math.max(want, need), free) end
+  end
 end
-if tpm > 0 and est > 0 then
-  used_t = redis.call('HINCRBY', KEYS[2], 't', est)
-  counted = true
-end
-if counted and not used[1] and not used[2] then
+if grant[1] > 0 then cur[1] = redis.call('HINCRBY', KEYS[2], 'r', grant[1]) end
+if grant[2] > 0 then cur[2] = redis.call('HINCRBY', KEYS[2], 't', grant[2]) end
+if (grant[1] > 0 or grant[2] > 0) and not used[1] and not used[2] then
   redis.call('EXPIRE', KEYS[2], reset + 5)
 end
-if budget > 0 and est > 0 then
-  used_b = redis.call('INCRBY', KEYS[3], est)
-  if used_b == est then redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5])) end
+if grant[3] > 0 then
+  cur[3] = redis.call('INCRBY', KEYS[3], grant[3])
+  if cur[3] == grant[3] then redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5])) end
 end
 redis.call('HSET', KEYS[4], ARGV[6], ARGV[7])
 if ARGV[8] == '1' then redis.call('HSET', KEYS[5], ARGV[6], ARGV[7]) end
-local r = -1
-local t = -1
-local b = -1
-if rpm > 0 then r = rpm - used_r end
-if tpm > 0 then t = tpm - used_t end
-if budget > 0 then b = budget - used_b end
-return {1, r, t, b, reset}
+local free = {-1, -1, -1}
+for i = 1, 3 do
+  if lim[i] > 0 then free[i] = lim[i] - cur[i] end
+end
+return {1, free[1], free[2], free[3], reset, grant[1], grant[2], grant[3]}
 """.replace("GEN_TTL", str(GENERATION_TTL_SECONDS))
 
 # Raise a key's generation to the database's value (never lower it) and drop its stored
@@ -500,8 +507,12 @@ class RedisStore:
     embedded = False
     prefix = ""
 
-    def __init__(self, client):
+    def __init__(self, client, *, tracking: bool = True):
+        from redis.cluster import RedisCluster
+
         self.client = client
+        self.cluster = isinstance(client, RedisCluster)
+        self.tracker = GenerationTracker(client, cluster=self.cluster) if tracking else None
 
     def head(self, record_key_: str, gen_key_: str):
         """Return (stored record or None, generation) in one round trip."""
@@ -621,6 +632,26 @@ class RedisStore:
                     for public_id, gen in items[start : start + 500]
                 ]
             )
+        if items:
+            self.barrier()
+
+    def barrier(self) -> None:
+        """One more round trip to every node after a write: Redis has then written the
+        write's invalidation pushes to every tracking connection (see `tracking`)."""
+        if self.cluster:
+            from redis.cluster import RedisCluster
+
+            self.client.ping(target_nodes=RedisCluster.PRIMARIES)
+        else:
+            self.client.ping()
+
+    def last_used_push(self, buffers: dict[str, dict]) -> None:
+        """Add this process's buffered last-used entries to the shared buffer."""
+        pipe = self.client.pipeline(transaction=False)
+        for name, entries in buffers.items():
+            if entries:
+                pipe.hset(name, mapping=entries)
+        pipe.execute()
 
     def last_used_take(self, previous: bool) -> dict[str, str]:
         """Take every shard of the buffer, each atomically (verifies meanwhile start anew)."""
@@ -665,6 +696,7 @@ class EmbeddedStore:
 
     embedded = True
     prefix = ""
+    tracker = None
 
     def __init__(self, cache):
         self.cache = cache
@@ -686,8 +718,9 @@ class EmbeddedStore:
     def admit(self, script_keys, args):
         cache = self.cache
         gen_k, window_k, bud_k, lu_k = script_keys[:4]
-        rpm, tpm, budget = (int(value) for value in args[1].split())
-        est, reset, budget_ttl = int(args[2]), int(args[3]), int(args[4])
+        limits = [int(value) for value in args[1].split()]
+        ask = [int(value) for value in args[2].split()]
+        reset, budget_ttl = int(args[3]), int(args[4])
         with _embedded_lock:
             gen = cache.get(gen_k)
             if len(args) > 8 and (gen is None or int(gen) < int(args[0])):
@@ -700,31 +733,29 @@ class EmbeddedStore:
                 cache.set(script_keys[-1], args[8], timeout=int(args[9]))
             used = cache.get_many([window_k, bud_k])
             used_r, used_t = used.get(window_k) or (0, 0)
-            used_b = int(used.get(bud_k) or 0)
-            if budget > 0 and (used_b >= budget or used_b + est > budget):
-                return [3, 0]
-            if rpm > 0 and used_r >= rpm:
-                return [2, reset]
-            if tpm > 0 and (used_t >= tpm or used_t + est > tpm):
-                return [2, reset]
-            if rpm > 0 or (tpm > 0 and est > 0):
-                used_r += 1 if rpm > 0 else 0
-                used_t += est if tpm > 0 else 0
-                cache.set(window_k, (used_r, used_t), timeout=reset + 5)
-            if budget > 0 and est > 0:
-                used_b += est
-                cache.set(bud_k, used_b, timeout=budget_ttl)
+            current = [used_r, used_t, int(used.get(bud_k) or 0)]
+            grant = [0, 0, 0]
+            for i in (2, 0, 1):
+                if limits[i] <= 0:
+                    continue
+                need, want, hungry = ask[3 * i : 3 * i + 3]
+                free = limits[i] - current[i]
+                if free < need or (hungry and free <= 0):
+                    return [3, 0] if i == 2 else [2, reset]
+                if need > 0 or hungry:
+                    grant[i] = min(max(want, need), free)
+            for i in range(3):
+                current[i] += grant[i]
+            if grant[0] or grant[1]:
+                cache.set(window_k, (current[0], current[1]), timeout=reset + 5)
+            if grant[2]:
+                cache.set(bud_k, current[2], timeout=budget_ttl)
             for buffer_key in (lu_k, script_keys[4]) if args[7] == "1" else (lu_k,):
                 buffer = cache.get(buffer_key) or {}
                 buffer[str(args[5])] = args[6]
                 cache.set(buffer_key, buffer, timeout=None)
-        return [
-            1,
-            rpm - used_r if rpm > 0 else -1,
-            tpm - used_t if tpm > 0 else -1,
-            budget - used_b if budget > 0 else -1,
-            reset,
-        ]
+        free = [limits[i] - current[i] if limits[i] > 0 else -1 for i in range(3)]
+        return [1, *free, reset, *grant]
 
     def admit_with_workspace(self, script_keys, args, workspace_key: str, workspace_args):
         """The limits and the workspace budget together, atomic under the process lock."""
@@ -809,8 +840,12 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-_state: dict = {"conf": None, "url": None, "store": None}
+_state: dict = {"conf": None, "url": None, "store": None, "tracking": None}
 _local: dict[str, tuple[KeyRecord | None, float]] = {}
+# Quota leases by public id, and this process's last-used entries by Redis hash name.
+_leases: dict = {}
+_last_used: dict[str, dict[str, str]] = {}
+_last_used_pushed = [time.monotonic()]
 
 
 def store() -> RedisStore | EmbeddedStore:
@@ -819,15 +854,22 @@ def store() -> RedisStore | EmbeddedStore:
     conf = settings.CACHES["default"]
     url = settings.VERIFY_REDIS_URL
     current = _state["store"]
-    if current is not None and _state["conf"] is conf and _state["url"] == url:
+    tracking = settings.API_KEY_TRACKING
+    if (
+        current is not None
+        and _state["conf"] is conf
+        and _state["url"] == url
+        and _state["tracking"] == tracking
+    ):
         return current
+    _divisors[0] = settings.API_KEY_LEASE_DIVISOR
     if url:
-        current = RedisStore(redis_client_for(url))
+        current = RedisStore(redis_client_for(url), tracking=tracking)
     elif conf.get("BACKEND", "").startswith("django_redis."):
         # redis-py's connection pool notices a fork and reconnects in the child.
         from django_redis import get_redis_connection
 
-        current = RedisStore(get_redis_connection("default"))
+        current = RedisStore(get_redis_connection("default"), tracking=tracking)
     else:
         from django.core.cache import caches
 
@@ -835,8 +877,13 @@ def store() -> RedisStore | EmbeddedStore:
     # Kept with the store, which is chosen again whenever CACHES changes.
     current.prefix = f"{conf.get('KEY_PREFIX', '')}:ak:"
     _local.clear()
+    _leases.clear()
+    _last_used.clear()
+    if _state["store"] is not None and _state["store"].tracker is not None:
+        _state["store"].tracker.close()
     _state["conf"] = conf
     _state["url"] = url
+    _state["tracking"] = tracking
     _state["store"] = current
     return current
 
@@ -908,8 +955,13 @@ def local_cache_clear(public_id: str | None = None) -> None:
     """Forget cached records in this process (all of them, or one key's)."""
     if public_id is None:
         _local.clear()
+        _leases.clear()
+        tracker = _state["store"].tracker if _state["store"] is not None else None
+        if tracker is not None:
+            tracker.gens.clear()
     else:
         _local.pop(public_id, None)
+        _leases.pop(public_id, None)
 
 
 def _local_ttl() -> float:
@@ -1144,6 +1196,163 @@ def _ip_allowed(networks, client_ip) -> bool:
     return any(address in net or (mapped is not None and mapped in net) for net in networks)
 
 
+class Lease:
+    """What this process holds of one key's counters: units taken from the shared
+    counter and not yet used (`r`, `t`, `b`), and what the counter had free after the
+    last take (`free_*`, for the answer's "remaining"). Tied to the record's generation:
+    a changed key (new limits) starts with nothing."""
+
+    __slots__ = ("b", "budget_key", "free_b", "free_r", "free_t", "gen", "month", "r", "t")
+    __slots__ += ("window", "window_key")
+
+    def __init__(self, gen: str):
+        self.gen = gen
+        self.window = -1
+        self.window_key = ""
+        self.month = ""
+        self.budget_key = ""
+        self.r = self.t = self.b = 0
+        self.free_r = self.free_t = self.free_b = -1
+
+
+def lease_size(limit: int | None, divisor: int) -> int:
+    """Units one take may lease beyond what a call needs: a small share of the limit,
+    none for a limit under `divisor` (such keys count every call in the shared store)."""
+    return (limit or 0) // divisor if divisor > 0 else 0
+
+
+# Every counter a call counts: (record's limit attribute, lease attribute, lease divisor
+# setting). A further counter (e.g. one under the workspace's hash tag) is one more row
+# here, one more key and ARGV triple for the script.
+def _ask(record: KeyRecord, lease: Lease, estimated: int, leasing: bool) -> str:
+    """Return the script's ARGV[3]: "need want hungry" for requests, tokens, budget."""
+    parts = []
+    for limit, held, wanted, divisor in (
+        (record.rpm, lease.r, 1, _divisors[0]),
+        (record.tpm, lease.t, estimated, _divisors[0]),
+        (record.budget, lease.b, estimated, _divisors[1]),
+    ):
+        if not limit:
+            parts.append("0 0 0")
+            continue
+        need = wanted - held if wanted > held else 0
+        hungry = 1 if held <= 0 and need == 0 else 0
+        want = need + lease_size(limit, divisor) if leasing and (need or hungry) else need
+        parts.append(f"{need} {want} {hungry}")
+    return " ".join(parts)
+
+
+# (rate windows, monthly budget): a lease is at most 1/divisor of the limit.
+_divisors = [100, 10_000]
+# Threads of one process (gthread workers) share the leases.
+_lease_lock = threading.Lock()
+
+
+def _take_locally(record: KeyRecord, lease: Lease, estimated: int, reset: int):
+    """Count a call against this process's leases; the script's reply, or None when a
+    lease falls short (the call then takes more from the shared counters)."""
+    with _lease_lock:
+        return _consume(record, lease, estimated, reset)
+
+
+def _consume(record: KeyRecord, lease: Lease, estimated: int, reset: int):
+    if record.rpm and lease.r < 1:
+        return None
+    if record.tpm and (lease.t < estimated or lease.t <= 0):
+        return None
+    if record.budget and (lease.b < estimated or lease.b <= 0):
+        return None
+    if record.rpm:
+        lease.r -= 1
+    if record.tpm:
+        lease.t -= estimated
+    if record.budget:
+        lease.b -= estimated
+    return [
+        1,
+        lease.free_r + lease.r if record.rpm else -1,
+        lease.free_t + lease.t if record.tpm else -1,
+        lease.free_b + lease.b if record.budget else -1,
+        reset,
+    ]
+
+
+def _lease_granted(record: KeyRecord, lease: Lease, estimated: int, reply) -> list:
+    """Add what the script granted to the lease, count this call, return the answer's
+    reply (remaining = free in the shared counter plus still held here)."""
+    with _lease_lock:
+        lease.r += int(reply[5])
+        lease.t += int(reply[6])
+        lease.b += int(reply[7])
+        lease.free_r, lease.free_t, lease.free_b = int(reply[1]), int(reply[2]), int(reply[3])
+        return _consume(record, lease, estimated, int(reply[4]))
+
+
+def _lease_for(record: KeyRecord, public_id: str, window: int, month: str, base: str) -> Lease:
+    lease = _leases.get(public_id)
+    if lease is None or lease.gen != record.gen:
+        if len(_leases) >= LOCAL_CACHE_MAX:
+            _leases.clear()
+        lease = _leases[public_id] = Lease(record.gen)
+    if lease.window != window:
+        # The window's shared counter expires with it: whatever was left is given back.
+        lease.window = window
+        lease.window_key = f"{base}win:{record.id_text}:{window}"
+        lease.r = lease.t = 0
+    if lease.month != month:
+        lease.month = month
+        lease.budget_key = f"{base}bud:{record.id_text}:{month}"
+        lease.b = 0
+    return lease
+
+
+def leases_return() -> None:
+    """Give the unused part of every lease back to the shared counters (at exit)."""
+    current = _state["store"]
+    if current is None or current.embedded or not _leases:
+        return
+    now = time.time()
+    window = int(now) // WINDOW_SECONDS
+    month = _month_of(now)
+    try:
+        pipe = current.client.pipeline(transaction=False)
+        for lease in _leases.values():
+            # Only to counters still running; each keeps (or gets) its expiry.
+            if lease.window == window and (lease.r > 0 or lease.t > 0):
+                pipe.hincrby(lease.window_key, "r", -lease.r)
+                pipe.hincrby(lease.window_key, "t", -lease.t)
+                pipe.expire(lease.window_key, WINDOW_SECONDS + 5, nx=True)
+            if lease.month == month[2] and lease.b > 0:
+                pipe.incrby(lease.budget_key, -lease.b)
+                pipe.expire(lease.budget_key, int(month[1] - now) + 1 + month[3], nx=True)
+        _leases.clear()
+        pipe.execute()
+    except Exception:  # noqa: S110 - at exit, best effort: the bound holds anyway
+        pass
+
+
+def last_used_push() -> None:
+    """Hand this process's buffered last-used entries to the shared buffer now."""
+    current = _state["store"]
+    _last_used_pushed[0] = time.monotonic()
+    if not _last_used or current is None or current.embedded:
+        _last_used.clear()
+        return
+    with _lease_lock:
+        buffers = {name: dict(entries) for name, entries in _last_used.items()}
+        _last_used.clear()
+    current.last_used_push(buffers)
+
+
+def _at_exit() -> None:
+    with contextlib.suppress(Exception):  # at exit, best effort
+        last_used_push()
+    leases_return()
+
+
+atexit.register(_at_exit)
+
+
 def verify(
     key,
     *,
@@ -1164,6 +1373,10 @@ def verify(
         max_tokens = int(max_tokens)
     secret = parsed.secret.encode("ascii")
     current = store()
+    tracker = current.tracker
+    if tracker is not None:
+        # Forget every generation Redis has said changed, before anything is trusted.
+        tracker.poll()
     public_id = parsed.public_id
     entry = _local.get(public_id)
     pending = None  # a fresh record's JSON, stored by the script if still current
@@ -1197,22 +1410,34 @@ def verify(
         month = _month_of(now)
         base = f"{current.prefix}{record.tag}:"
         key_id = record.id_text
-        script_keys = [
-            f"{base}generation:{public_id}",
-            f"{base}win:{key_id}:{window}",
-            f"{base}bud:{key_id}:{month[2]}",
-            f"{base}lu",
-        ]
+        gen_name = f"{base}generation:{public_id}"
+        used = f"{second}|" if record.zero_data_retention else f"{second}|{client_ip or ''}"
+        lease = _lease_for(record, public_id, window, month[2], base)
+        if pending is None and tracker is not None and tracker.get(gen_name) == record.gen:
+            # The generation is the one Redis last told this process: the record is
+            # current. No round trip while the leases last.
+            reply = _take_locally(record, lease, estimated_tokens, window_reset)
+            if reply is not None:
+                with _lease_lock:
+                    _last_used.setdefault(f"{base}lu", {})[key_id] = used
+                    if previous:
+                        _last_used.setdefault(f"{base}lup", {})[key_id] = used
+                if time.monotonic() - _last_used_pushed[0] >= LAST_USED_PUSH_SECONDS:
+                    last_used_push()
+                return VerifyResult(
+                    valid=True, code=VALID, previous_secret=previous, record=record, reply=reply
+                )
+        script_keys = [gen_name, lease.window_key, lease.budget_key, f"{base}lu"]
         if previous:
             script_keys.append(f"{base}lup")
         args = [
             record.gen,
             record.limit_arg,
-            estimated_tokens,
+            _ask(record, lease, estimated_tokens, tracker is not None),
             window_reset,
             int(month[1] - now) + 1 + month[3],
             key_id,
-            f"{second}|" if record.zero_data_retention else f"{second}|{client_ip or ''}",
+            used,
             "1" if previous else "0",
         ]
         if pending is not None:
@@ -1232,8 +1457,15 @@ def verify(
             current.maybe_flush()
         status = int(reply[0])
         if status == 1:
+            if tracker is not None and tracker.get(gen_name) is None:
+                # Track the generation so that the next call can trust its copy.
+                tracker.track(gen_name)
             return VerifyResult(
-                valid=True, code=VALID, previous_secret=previous, record=record, reply=reply
+                valid=True,
+                code=VALID,
+                previous_secret=previous,
+                record=record,
+                reply=_lease_granted(record, lease, estimated_tokens, reply),
             )
         if status == 0:
             record, pending = _fetch_from_db(current, public_id)

@@ -476,6 +476,12 @@ WORKSPACE_USAGE_RETENTION_DEFAULT_DAYS = 30
 # How long a process keeps its in-memory copy of a key record. Changes do not wait for
 # it: every verify checks the key's generation in the shared cache.
 API_KEY_LOCAL_CACHE_SECONDS = env.float("API_KEY_LOCAL_CACHE_SECONDS", default=30.0)
+# Verify keeps copies of key generations in each process, invalidated by Redis (RESP3
+# CLIENT TRACKING), so a warm call needs no round trip (apikeys/keys/tracking.py).
+API_KEY_TRACKING = env.bool("API_KEY_TRACKING", default=True)
+# Each process leases at most 1/N of a key's requests/min and tokens/min at a time
+# (limits under N are counted in Redis on every call); docs/api-keys.md states the bound.
+API_KEY_LEASE_DIVISOR = env.int("API_KEY_LEASE_DIVISOR", default=100)
 
 # Account and workspace deletion (privacy/deletion.py).
 ACCOUNT_DELETION_GRACE_DAYS = env.int("ACCOUNT_DELETION_GRACE_DAYS", default=30)
