@@ -541,7 +541,9 @@ class RedisStore:
         """Run the limits script."""
         return self._run(_LUA_SHA, script_keys, args)
 
-    def admit_with_workspace(self, script_keys, args, workspace_key: str, workspace_args):
+    def admit_with_workspace(
+        self, script_keys, args, workspace_key: str, workspace_args, *, estimated: int
+    ):
         """Run the limits script and the workspace budget's in one pipeline (one round
         trip on one server); return the limits script's reply, or a budget refusal.
 
@@ -574,7 +576,7 @@ class RedisStore:
         status = int(reply[0])
         if left >= 0 and status == 1:
             return reply
-        est = int(args[2])
+        est = estimated
         if left >= 0 and est > 0:
             self._run(_GIVE_BACK_SHA, [workspace_key], ["", est])
         if left >= 0 or status == 0:
@@ -757,7 +759,9 @@ class EmbeddedStore:
         free = [limits[i] - current[i] if limits[i] > 0 else -1 for i in range(3)]
         return [1, *free, reset, *grant]
 
-    def admit_with_workspace(self, script_keys, args, workspace_key: str, workspace_args):
+    def admit_with_workspace(
+        self, script_keys, args, workspace_key: str, workspace_args, *, estimated: int
+    ):
         """The limits and the workspace budget together, atomic under the process lock."""
         cache = self.cache
         budget, est, ttl = (int(value) for value in workspace_args)
@@ -1413,7 +1417,12 @@ def verify(
         gen_name = f"{base}generation:{public_id}"
         used = f"{second}|" if record.zero_data_retention else f"{second}|{client_ip or ''}"
         lease = _lease_for(record, public_id, window, month[2], base)
-        if pending is None and tracker is not None and tracker.get(gen_name) == record.gen:
+        # A workspace budget is shared by every key of the workspace, on a counter of its
+        # own: no lease covers it, so such a key counts every call in Redis, and takes
+        # no lease of its own counters either (a refusal gives back exactly what the
+        # call took).
+        leasing = tracker is not None and not record.workspace_budget
+        if pending is None and leasing and tracker.get(gen_name) == record.gen:
             # The generation is the one Redis last told this process: the record is
             # current. No round trip while the leases last.
             reply = _take_locally(record, lease, estimated_tokens, window_reset)
@@ -1433,7 +1442,7 @@ def verify(
         args = [
             record.gen,
             record.limit_arg,
-            _ask(record, lease, estimated_tokens, tracker is not None),
+            _ask(record, lease, estimated_tokens, leasing),
             window_reset,
             int(month[1] - now) + 1 + month[3],
             key_id,
@@ -1450,6 +1459,7 @@ def verify(
                 args,
                 f"{current.prefix}{{w{record.workspace_id}}}:wbud:{month[2]}",
                 (record.workspace_budget, estimated_tokens, args[4]),
+                estimated=estimated_tokens,
             )
         else:
             reply = current.admit(script_keys, args)
