@@ -21,11 +21,15 @@ generation (which starts at 1), so every warm record is reloaded once, and the r
 puts the database's generation back ("raise to", which can never undo a newer change
 that raced it). A lower copy cannot mislead either: a record newer than the copy raises it.
 
-Round trips: a warm call makes one (the script); a cold call makes one query and two
-(read record and generation; the script, which also stores the fresh record). A key
-whose workspace has a monthly budget sends a second script, on the workspace's own
-counter (its own hash tag), in the same pipeline; a request one of them refuses after
-the other counted it is given back in a second round trip (docs/budgets.md).
+Round trips: a warm call with the Redis store makes none while its generation copy
+holds and its leases last (`tracking`: the process keeps the generations Redis has not
+invalidated, and counts calls against quota leased from the shared counters by the
+same script, see `Lease`); otherwise one (the script). A cold call makes one query and
+two (read record and generation; the script, which also stores the fresh record), and
+one more the first time its generation is tracked. A key whose workspace has a monthly
+budget sends a second script, on the workspace's own counter (its own hash tag), in the
+same pipeline on every call, with no lease; a request one of them refuses after the
+other counted it is given back in a second round trip (docs/budgets.md).
 
 Everything a call needs is worked out once, when a record is cached: parsed IP
 networks, the scope set, the stored digests as bytes, the answer's limits. The success

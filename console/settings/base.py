@@ -474,7 +474,7 @@ INVITATION_TTL_DAYS = 7
 WORKSPACE_USAGE_RETENTION_DEFAULT_DAYS = 30
 
 # How long a process keeps its in-memory copy of a key record. Changes do not wait for
-# it: every verify checks the key's generation in the shared cache.
+# it: every verify checks the key's generation (its tracked copy, or in the shared cache).
 API_KEY_LOCAL_CACHE_SECONDS = env.float("API_KEY_LOCAL_CACHE_SECONDS", default=30.0)
 # Verify keeps copies of key generations in each process, invalidated by Redis (RESP3
 # CLIENT TRACKING), so a warm call needs no round trip (apikeys/keys/tracking.py).
