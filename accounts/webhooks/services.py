@@ -21,6 +21,7 @@ from accounts.errors import Conflict, DomainError, Forbidden
 from accounts.jobs import job_enqueue
 from accounts.models import Membership, User, Workspace
 from accounts.permissions import Perm, role_has_permission
+from accounts.selectors import membership_get
 from accounts.validators import text_has_unsafe_chars
 from accounts.webhooks import events, signing
 from accounts.webhooks.models import (
@@ -47,13 +48,8 @@ def _require_manager(*, workspace: Workspace | None, actor: User | None) -> None
     """Only owners and admins manage a workspace's endpoints; system ones have no workspace."""
     if workspace is None:
         return
-    role = (
-        Membership.objects.filter(workspace=workspace, user=actor)
-        .values_list("role", flat=True)
-        .first()
-        if actor is not None and getattr(actor, "is_authenticated", False)
-        else None
-    )
+    membership = membership_get(user=actor, workspace_id=workspace.pk) if actor else None
+    role = membership.role if membership is not None else None
     if not role_has_permission(role, Perm.WEBHOOKS_MANAGE):
         raise Forbidden("Only the workspace's owners and admins manage its webhooks.")
 
